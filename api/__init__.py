@@ -1,0 +1,1 @@
+"""Oxiward service: MQTT ingest, Redis streams, evaluation worker and REST API."""

@@ -1,0 +1,61 @@
+"""Service settings: environment variables prefixed OXIWARD_API_, validated at start."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OXIWARD_API_", extra="ignore")
+
+    redis_url: str = Field(description="Redis (or Valkey) URL, e.g. redis://127.0.0.1:6379/0")
+    mqtt_url: str = Field(description="Broker URL, mqtt://host:port or mqtts://host:port")
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+    #: Persistent-session client id; each ingest process needs its own.
+    mqtt_client_id: str = "oxiward-ingest-0"
+    #: Subscribe through a shared subscription group (Mosquitto); off for brokers without $share.
+    mqtt_shared_group: str | None = None
+    #: Bearer tokens accepted by the REST API, comma-separated. Required: every call is authenticated.
+    api_tokens: SecretStr = Field(description="comma-separated bearer tokens for the REST API")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: How long a patient's reading history stays in Redis.
+    retention_hours: float = Field(default=24 * 14, gt=0, le=24 * 366)
+    #: Ingest batching: the linger lets batches grow under load (docs/services.md: ~90 us per
+    #: round trip vs 15-30 us per entry inside a pipeline).
+    ingest_batch_max: int = Field(default=500, ge=1, le=10_000)
+    ingest_linger_ms: float = Field(default=5.0, ge=0, le=1000)
+    #: Run the MQTT ingest and the evaluation worker inside the API process.
+    run_ingest: bool = True
+    run_worker: bool = True
+    worker_name: str = "worker-0"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str) -> str:
+        if urlparse(v).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must start with redis://, rediss:// or unix:// (e.g. redis://127.0.0.1:6379/0)")
+        return v
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_scheme(cls, v: str) -> str:
+        u = urlparse(v)
+        if u.scheme not in {"mqtt", "mqtts"} or not u.hostname:
+            raise ValueError("must look like mqtt://host:1883 or mqtts://host:8883")
+        return v
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _tokens(cls, v: SecretStr) -> SecretStr:
+        tokens = [t.strip() for t in v.get_secret_value().split(",") if t.strip()]
+        if not tokens or any(len(t) < 16 for t in tokens):
+            raise ValueError("give at least one token of 16 or more characters (e.g. `openssl rand -hex 24`)")
+        return v
+
+    def tokens(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.api_tokens.get_secret_value().split(",") if t.strip())

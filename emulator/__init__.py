@@ -1,0 +1,1 @@
+"""Emulated BLE pulse oximeters on bumble, and a bleak backend that reaches them."""

@@ -1,0 +1,1 @@
+"""Oxiward home gateway: reads BLE pulse oximeters and publishes readings over MQTT."""
