@@ -1,0 +1,251 @@
+"""Ingest load benchmark: many simulated gateways publish readings over MQTT at a chosen rate.
+
+Prints, for a run of a given length: readings/s offered, stored and evaluated; p50/p99/max
+latency from publish to stored and from publish to alert state; dead letters; readings lost
+(must be 0) and duplicated (must be 0).
+
+    .venv/bin/python -m bench.ingest_load --rate 1000 --duration 30
+
+Starts its own Redis, Mosquitto and `oxiward api` (ingest + worker in one process), unless
+--redis-url/--mqtt-url/--api-url/--token point at a running stack. Each simulated patient
+sends green readings (SpO2 96-99) and exactly one red reading (SpO2 90) at a random moment:
+the red readings measure publish -> alert latency (the worker's alert-event entry id is the
+moment the alert state was committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import redis
+
+from api import keys
+from tests.services import MosquittoBroker, RedisServer, free_port, wait_for_port
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def partition(gateway_id: str) -> int:
+    import zlib
+
+    return zlib.crc32(gateway_id.encode()) % 16
+
+
+def address(i: int) -> str:
+    return "BE:" + ":".join(f"{b:02X}" for b in i.to_bytes(5, "big"))
+
+
+@dataclass
+class Offered:
+    sent: dict[str, int] = field(default_factory=dict)  # reading id -> publish ms
+    red: dict[str, int] = field(default_factory=dict)  # patient -> publish ms of its red reading
+    publish_errors: int = 0
+
+
+def payload(gw: str, addr: str, ms: int, spo2: int, seq: int) -> tuple[str, bytes]:
+    at = iso(ms)
+    frame = f"{seq:08x}"
+    rid = hashlib.sha256("\x1f".join([addr, "plx-continuous", at, frame]).encode()).hexdigest()[:32]
+    body = {
+        "v": 1, "reading_id": rid, "measured_at": at, "received_at": at, "mode": "continuous",
+        "spo2": spo2, "pulse": 72, "perfusion_index": 4.2,
+        "status": {"measurement": None, "device_sensor": None},
+        "source": {"gateway_id": gw, "device_address": addr, "protocol": "plx-continuous", "model": "bench"},
+        "frame": frame,
+    }  # fmt: skip
+    return rid, json.dumps(body, separators=(",", ":")).encode()
+
+
+def publish_load(mqtt_url: str, patients: list[tuple[str, str, str]], rate: float, duration: float) -> Offered:
+    """Publish at `rate` readings/s for `duration` s, spread evenly over the patients."""
+    host, port = mqtt_url.removeprefix("mqtt://").split(":")
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{secrets.token_hex(4)}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(host, int(port))
+    client.loop_start()
+    offered = Offered()
+    total = int(rate * duration)
+    red_at = {p[0]: random.randrange(total) for p in patients}  # noqa: S311 - load shape, not security
+    red_slot = {slot: pid for pid, slot in red_at.items()}
+    start = time.perf_counter()
+    for n in range(total):
+        due = start + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        pid, gw, addr = patients[n % len(patients)]
+        is_red = red_slot.get(n) is not None
+        if is_red:
+            pid, gw, addr = next(p for p in patients if p[0] == red_slot[n])
+        ms = int(time.time() * 1000)
+        rid, body = payload(gw, addr, ms, 90 if is_red else 96 + n % 4, n)
+        info = client.publish(f"oxiward/v1/readings/{partition(gw):02d}/{gw}", body, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            offered.publish_errors += 1
+            continue
+        offered.sent[rid] = ms
+        if is_red:
+            offered.red[pid] = ms
+    client.loop_stop()
+    client.disconnect()
+    return offered
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
+
+
+def eval_lag(r: redis.Redis) -> int:
+    lag = 0
+    for shard in range(keys.SHARDS):
+        try:
+            groups = r.xinfo_groups(keys.eval_stream(shard))
+        except redis.ResponseError:
+            continue
+        for g in groups:
+            lag += int(g.get("lag") or 0) + int(g.get("pending") or 0)
+    return lag
+
+
+def collect(r: redis.Redis, patients: list[tuple[str, str, str]], offered: Offered, drain_s: float) -> dict[str, Any]:
+    expected = len(offered.sent)
+    deadline = time.monotonic() + drain_s
+    stored_at = evaluated_at = None
+    while time.monotonic() < deadline:
+        stored = sum(int(r.xlen(keys.readings(p[0]))) for p in patients)
+        if stored >= expected and stored_at is None:
+            stored_at = time.time()
+        if stored_at is not None and eval_lag(r) == 0:
+            evaluated_at = time.time()
+            break
+        time.sleep(0.2)
+    store_lat: list[float] = []
+    seen: dict[str, int] = {}
+    for pid, _, _ in patients:
+        for entry_id, fields in r.xrange(keys.readings(pid)):
+            rid = (fields.get(b"id") or b"").decode()
+            seen[rid] = seen.get(rid, 0) + 1
+            if rid in offered.sent:
+                store_lat.append(int(entry_id.split(b"-")[0]) - offered.sent[rid])
+    alert_lat: list[float] = []
+    for shard in range(keys.SHARDS):
+        for entry_id, fields in r.xrange(keys.alert_events(shard)):
+            pid = (fields.get(b"patient_id") or b"").decode()
+            if pid in offered.red and (fields.get(b"event") or b"").decode() in {"raised", "upgraded"}:
+                alert_lat.append(int(entry_id.split(b"-")[0]) - offered.red[pid])
+    metrics = {k.decode(): int(v) for k, v in r.hgetall(keys.METRICS).items()}
+    return {
+        "expected": expected,
+        "stored_unique": sum(1 for rid in offered.sent if rid in seen),
+        "lost": sum(1 for rid in offered.sent if rid not in seen),
+        "duplicated": sum(c - 1 for c in seen.values() if c > 1),
+        "dead_letters": int(r.xlen(keys.DEAD_LETTER)),
+        "store_latency_ms": store_lat,
+        "alert_latency_ms": alert_lat,
+        "stored_at": stored_at,
+        "evaluated_at": evaluated_at,
+        "metrics": metrics,
+    }
+
+
+def start_stack(workdir: Path, token: str) -> tuple[RedisServer, MosquittoBroker, subprocess.Popen[bytes], str]:
+    rs = RedisServer(name="redis", workdir=workdir)
+    rs.start()
+    mb = MosquittoBroker(name="mosquitto", workdir=workdir)
+    mb.start()
+    port = free_port()
+    env = dict(os.environ, OXIWARD_API_REDIS_URL=rs.url, OXIWARD_API_MQTT_URL=mb.url,
+               OXIWARD_API_API_TOKENS=token, OXIWARD_API_PORT=str(port))  # fmt: skip
+    log = (workdir / "api.log").open("ab")
+    api = subprocess.Popen([sys.executable, "-m", "oxiward.cli", "api"], env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    wait_for_port(port, timeout=30)
+    return rs, mb, api, f"http://127.0.0.1:{port}"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=float, default=1000, help="readings/s offered")
+    ap.add_argument("--duration", type=float, default=30, help="seconds of load")
+    ap.add_argument("--patients", type=int, default=500, help="simulated patients (one gateway each)")
+    ap.add_argument("--drain", type=float, default=120, help="seconds to wait for storage/evaluation after load")
+    ap.add_argument("--redis-url"), ap.add_argument("--mqtt-url"), ap.add_argument("--api-url"), ap.add_argument("--token")
+    a = ap.parse_args()
+    token = a.token or secrets.token_hex(24)
+    tmp = tempfile.TemporaryDirectory(prefix="oxiward-bench-")
+    stack = None
+    if a.redis_url and a.mqtt_url and a.api_url:
+        redis_url, mqtt_url, api_url = a.redis_url, a.mqtt_url, a.api_url
+    else:
+        stack = start_stack(Path(tmp.name), token)
+        redis_url, mqtt_url, api_url = stack[0].url, stack[1].url, stack[3]
+    try:
+        patients = [(f"bench-{i:05d}", f"bgw-{i:05d}", address(i)) for i in range(a.patients)]
+        with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+            for pid, _, addr in patients:
+                http.post("/v1/wards/bench/patients", json={"patient_id": pid, "ref": pid, "devices": [addr]}).raise_for_status()
+        r = redis.Redis.from_url(redis_url)
+        cpu0 = cpu_seconds(stack[2].pid) if stack else None
+        t0 = time.time()
+        offered = publish_load(mqtt_url, patients, a.rate, a.duration)
+        t_pub = time.time()
+        res = collect(r, patients, offered, a.drain)
+        cpu1 = cpu_seconds(stack[2].pid) if stack else None
+    finally:
+        if stack:
+            stack[2].terminate()
+            stack[2].wait(timeout=30)
+            stack[1].stop()
+            stack[0].stop()
+        tmp.cleanup()
+    n = res["expected"]
+    pub_s = t_pub - t0
+    print(f"offered      {n} readings in {pub_s:.1f} s = {n / pub_s:,.0f}/s (target {a.rate:,.0f}/s), {a.patients} gateways")
+    if res["stored_at"]:
+        print(f"stored       {res['stored_unique']} = {res['stored_unique'] / (res['stored_at'] - t0):,.0f}/s (to last stored)")
+    else:
+        print(f"stored       {res['stored_unique']} (NOT all within the drain window)")
+    if res["evaluated_at"]:
+        print(f"evaluated    {res['metrics'].get('evaluated', 'n/a')} = all, {n / (res['evaluated_at'] - t0):,.0f}/s (to last evaluated)")
+    else:
+        print("evaluated    NOT all within the drain window")
+    sl, al = res["store_latency_ms"], res["alert_latency_ms"]
+    print(f"publish->stored ms   p50 {pct(sl, 50):.1f}  p99 {pct(sl, 99):.1f}  max {max(sl, default=float('nan')):.1f}  (n={len(sl)})")
+    print(f"publish->alert  ms   p50 {pct(al, 50):.1f}  p99 {pct(al, 99):.1f}  max {max(al, default=float('nan')):.1f}  (n={len(al)})")
+    print(f"dead letters {res['dead_letters']}   lost {res['lost']}   duplicated {res['duplicated']}   publish errors {offered.publish_errors}")
+    if cpu0 is not None and cpu1 is not None:
+        print(f"service CPU  {cpu1 - cpu0:.1f} s = {(cpu1 - cpu0) / max(n, 1) * 1e6:.0f} us per reading")
+    if sl:
+        print(f"mean stored latency {statistics.fmean(sl):.1f} ms")
+
+
+if __name__ == "__main__":
+    threading.excepthook = lambda args: print("thread error:", args.exc_value, file=sys.stderr)
+    main()
