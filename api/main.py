@@ -1,0 +1,177 @@
+"""The service's composition root: ``create_app()`` for ASGI servers and tests, ``serve()`` for the CLI.
+
+The lifespan owns the redis.asyncio client and, when enabled in the settings, the MQTT ingest
+and evaluation worker threads (each opens its own connections). Errors leave as RFC 9457
+problem details (``application/problem+json``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api import alert_store, registry
+from api.auth import AuthError, StaticTokenAuthenticator
+from api.ingest import IngestService
+from api.queries import CursorError
+from api.routes import mount
+from api.schemas import Problem
+from api.settings import ApiSettings
+from api.worker import EvaluationWorker
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+#: Redis client timeouts: connecting should be near-instant on a LAN; a command that takes
+#: longer than this means Redis is in trouble, and the caller gets a 503 instead of a hang.
+REDIS_CONNECT_TIMEOUT_S = 2.0
+REDIS_COMMAND_TIMEOUT_S = 5.0
+
+_STATUS_OF: dict[type[Exception], int] = {
+    registry.PatientNotFound: 404,
+    registry.PatientExists: 409,
+    registry.DeviceAssigned: 409,
+    alert_store.NotFound: 404,
+    alert_store.Conflict: 409,
+    CursorError: 400,
+}
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem(request: Request, status: int, detail: str, **extra: Any) -> JSONResponse:
+    body = Problem(title=_title(status), status=status, detail=detail, instance=request.url.path, **extra)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    status = next(s for cls, s in _STATUS_OF.items() if isinstance(exc, cls))
+    if isinstance(exc, alert_store.Conflict):
+        # The current record lets the caller see who resolved it and when.
+        return problem(request, 409, "the alert is already resolved", alert=exc.alert)
+    if isinstance(exc, alert_store.NotFound):
+        return problem(request, 404, "no such alert for this patient")
+    return problem(request, status, str(exc))
+
+
+async def _auth_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AuthError)
+    response = problem(request, exc.status, exc.detail)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = exc.www_authenticate
+    return response
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # Drop the rejected input from each error: it may be long, and it is the caller's own data.
+    errors = [{k: v for k, v in e.items() if k in {"type", "loc", "msg"}} for e in exc.errors()]
+    detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+    return problem(request, 422, detail, errors=jsonable_encoder(errors))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    response = problem(request, exc.status_code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def _storage_down(request: Request, exc: Exception) -> Response:
+    log.warning("redis unavailable: %s", type(exc).__name__)
+    return problem(request, 503, "the data store is unavailable; retry shortly")
+
+
+async def _access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """One line per request naming the route (its handler), never the raw path with patient ids."""
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = getattr(request.scope.get("route"), "name", "<unrouted>")
+    elapsed_ms = (time.perf_counter() - started) * 1e3
+    log.info("%s %s %d %.1fms", request.method, route, response.status_code, elapsed_ms)
+    return response
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: ApiSettings = app.state.settings
+    redis = Redis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+        socket_timeout=REDIS_COMMAND_TIMEOUT_S,
+    )
+    app.state.redis = redis
+    worker = EvaluationWorker(settings) if settings.run_worker else None
+    ingest = IngestService(settings) if settings.run_ingest else None
+    app.state.ingest = ingest
+    app.state.worker = worker
+    try:
+        # Worker first so entries already queued are evaluated; ingest last, stopped first,
+        # so nothing new arrives while the worker drains.
+        if worker is not None:
+            await asyncio.to_thread(worker.start)
+        if ingest is not None:
+            await asyncio.to_thread(ingest.start)
+        yield
+    finally:
+        if ingest is not None:
+            await asyncio.to_thread(ingest.stop)
+        if worker is not None:
+            await asyncio.to_thread(worker.stop)
+        await redis.aclose()
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """The ASGI application. Without ``settings`` they are read from OXIWARD_API_* variables."""
+    settings = settings if settings is not None else ApiSettings()  # type: ignore[call-arg]
+    # FastAPIOffline serves the Swagger UI / ReDoc assets from the wheel: nothing is fetched from a CDN.
+    app: FastAPI = FastAPIOffline(
+        title="Oxiward",
+        version="1",
+        summary="Remote monitoring for pulse-oximetry virtual wards",
+        description="Readings, alerts and the ward queue. /v1 calls need `Authorization: Bearer <token>`.",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.authenticator = StaticTokenAuthenticator(settings.tokens())
+    app.state.ingest = None
+    app.state.worker = None
+    for cls in _STATUS_OF:
+        app.add_exception_handler(cls, _domain_error)
+    app.add_exception_handler(AuthError, _auth_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RedisConnectionError, _storage_down)
+    app.add_exception_handler(RedisTimeoutError, _storage_down)
+    app.middleware("http")(_access_log)
+    mount(app)
+    return app
+
+
+def serve(settings: ApiSettings) -> None:
+    """Run the service with uvicorn until SIGINT/SIGTERM (used by ``oxiward api``)."""
+    import uvicorn
+
+    # access_log off: uvicorn's line carries the raw path (patient ids); _access_log replaces it.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)

@@ -1,0 +1,235 @@
+"""Read-side queries the REST API runs against Redis: reading history pages and the ward queue.
+
+The ward queue reads, per patient of the ward, the shard hashes the ingest script and the alert
+store maintain (latest reading, worst open alert) and orders the result with api/queue.py.
+
+Reading history (``GET /v1/patients/{id}/readings``)
+----------------------------------------------------
+A patient's history stream is ordered by *ingest* time (the entry id), while callers ask for a
+range of *measured* time. A reading is stored after it is measured, sometimes much later (an
+outbox replayed after days offline), so:
+
+- the scan starts at the stream id ``from - CLOCK_SKEW`` (a gateway clock running a little fast
+  can make measured time exceed ingest time) and runs towards the newest entry;
+- each entry is kept if ``from <= measured_at < to``;
+- it does **not** stop at ``to``: a late-arriving reading measured inside the range can sit
+  anywhere after it in the stream. One request examines at most ``SCAN_BUDGET`` entries; a
+  page can therefore hold fewer than ``limit`` items (even none) and still have a
+  ``next_cursor``. Only ``next_cursor: null`` means "no more".
+
+Pages are **oldest first in ingest order** (stream order), which is measured order except for
+late arrivals (``late: true`` marks them). The cursor is the last examined entry id, encoded
+opaquely; the next page starts strictly after it, so pages never overlap or skip entries, even
+while new readings arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from alerting.bands import o2home_band
+from api import alert_store, keys, registry
+from api.queue import QueueKey, order_queue
+from api.reading_codec import decode_fields, latest_to_api, to_api
+from api.schemas import AlertSummary, Band, LatestReading, QueueItem, WardQueue
+
+#: Gateway clocks are NTP-synchronised in normal operation; 10 minutes covers a badly drifting
+#: one. A reading measured more than this after it was stored could be missed at a range start.
+CLOCK_SKEW_MS = 10 * 60 * 1000
+#: Entries examined per request: bounds the work of one call (~10k small entries is a few ms of
+#: Redis time and tens of ms of Python) while late arrivals are searched for.
+SCAN_BUDGET = 10_000
+#: Entries fetched per XRANGE round trip.
+BATCH = 500
+
+_ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+_CURSOR_PREFIX = "r1:"
+
+
+class CursorError(ValueError):
+    """A cursor this service did not issue."""
+
+
+def encode_cursor(entry_id: str) -> str:
+    return base64.urlsafe_b64encode((_CURSOR_PREFIX + entry_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
+        raise CursorError("the cursor is not one this API issued; start again without it") from err
+    entry_id = raw.removeprefix(_CURSOR_PREFIX)
+    if not raw.startswith(_CURSOR_PREFIX) or not _ENTRY_ID.match(entry_id):
+        raise CursorError("the cursor is not one this API issued; start again without it")
+    return entry_id
+
+
+def _ms(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingPage:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+async def readings_page(
+    r: Redis,
+    patient_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    cursor: str | None = None,
+    budget: int = SCAN_BUDGET,
+) -> ReadingPage:
+    """One page of the patient's readings measured in ``[start, end)`` (see the module docstring)."""
+    start_ms, end_ms = _ms(start), _ms(end)
+    if cursor is not None:
+        low = "(" + decode_cursor(cursor)
+    elif start_ms is not None:
+        low = f"{max(0, start_ms - CLOCK_SKEW_MS)}-0"
+    else:
+        low = "-"
+    items: list[dict[str, Any]] = []
+    examined = 0
+    last_id = ""
+    while examined < budget:
+        want = min(BATCH, budget - examined)
+        batch = await r.xrange(keys.readings(patient_id), min=low, max="+", count=want) or []
+        for raw_id, raw_fields in batch:
+            examined += 1
+            if raw_id is None or raw_fields is None:  # typed as possible; XRANGE never returns it
+                continue
+            last_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+            measured = int(decode_fields(raw_fields)["m"])
+            if (start_ms is None or measured >= start_ms) and (end_ms is None or measured < end_ms):
+                items.append(to_api(last_id, raw_fields))
+                if len(items) == limit:
+                    return ReadingPage(items, encode_cursor(last_id))
+        if len(batch) < want:
+            return ReadingPage(items, None)  # reached the newest entry
+        low = "(" + last_id
+    # Budget spent before the end of the stream: let the caller continue from here.
+    return ReadingPage(items, encode_cursor(last_id))
+
+
+# -- ward queue ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Row(QueueKey):
+    latest: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+    open_count: int = 0
+
+
+def _band(latest: dict[str, Any] | None) -> Band:
+    spo2 = None if latest is None else latest.get("spo2")
+    if spo2 is None:
+        return "unknown"
+    try:
+        return o2home_band(float(spo2)).value
+    except ValueError:  # outside 0-100: cannot have passed ingest; never show a band for it
+        return "unknown"
+
+
+def _latest(latest: dict[str, Any] | None, now: datetime) -> LatestReading | None:
+    if latest is None:
+        return None
+    measured = datetime.fromisoformat(latest["measured_at"])
+    return LatestReading(
+        spo2=latest["spo2"],
+        pulse=latest["pulse"],
+        measured_at=measured,
+        age_seconds=round((now - measured).total_seconds(), 3),
+    )
+
+
+def _item(row: _Row, now: datetime) -> QueueItem:
+    s = row.summary
+    alert = None
+    if s is not None:
+        alert = AlertSummary(
+            alert_id=s["alert_id"],
+            priority=s["priority"],
+            rule=s["rule"],
+            raised_at=s["raised_at"],
+            state=s["state"],
+            acknowledged_by=s.get("acknowledged_by"),
+        )
+    return QueueItem(
+        patient_id=row.patient_id,
+        ref=row.ref,
+        latest=_latest(row.latest, now),
+        band=_band(row.latest),
+        worst_alert=alert,
+        open_alerts=row.open_count,
+    )
+
+
+async def ward_queue(r: Redis, ward_id: str, now: datetime) -> WardQueue:
+    """The ward's patients in queue order (api/queue.py), from at most two pipelined round trips.
+
+    Inputs per patient: the patient hash (ref), the shard's latest-reading hash, the shard's
+    open-alert summary hash (api/alert_store.py) and the alerts hash's open index (the count).
+    Who acknowledged is only in the alert record, read for acknowledged alerts only.
+    """
+    patients = await registry.list_ward_patients(r, ward_id)
+    async with r.pipeline(transaction=False) as pipe:
+        for p in patients:
+            shard = keys.shard_of(p.patient_id)
+            pipe.hget(keys.latest(shard), p.patient_id)
+            pipe.hget(keys.open_alerts(shard), p.patient_id)
+            pipe.hget(keys.alerts(p.patient_id), alert_store.INDEX_FIELD)
+        replies: list[Any] = await pipe.execute()
+    summaries: list[dict[str, Any] | None] = []
+    counts: list[int] = []
+    latests: list[dict[str, Any] | None] = []
+    for i in range(len(patients)):
+        raw_latest, raw_summary, raw_index = replies[3 * i : 3 * i + 3]
+        latests.append(None if raw_latest is None else latest_to_api(raw_latest))
+        summaries.append(None if raw_summary is None else json.loads(raw_summary))
+        counts.append(0 if raw_index is None else len(json.loads(raw_index)))
+    await _add_acknowledgers(r, patients, summaries)
+    rows = [
+        _Row(
+            patient_id=p.patient_id,
+            ref=p.ref,
+            priority=None if s is None else s["priority"],
+            raised_at=None if s is None else datetime.fromisoformat(s["raised_at"]),
+            latest=latest,
+            summary=s,
+            # The summary exists exactly when something is open; never show "worst alert, 0 open".
+            open_count=max(count, 1) if s is not None else count,
+        )
+        for p, latest, s, count in zip(patients, latests, summaries, counts, strict=True)
+    ]
+    return WardQueue(ward_id=ward_id, generated_at=now, items=[_item(row, now) for row in order_queue(rows)])
+
+
+async def _add_acknowledgers(
+    r: Redis, patients: list[registry.PatientRecord], summaries: list[dict[str, Any] | None]
+) -> None:
+    wanted = [
+        (i, p.patient_id, s["alert_id"])
+        for i, (p, s) in enumerate(zip(patients, summaries, strict=True))
+        if s is not None and s.get("state") == "acknowledged" and "acknowledged_by" not in s
+    ]
+    if not wanted:
+        return
+    async with r.pipeline(transaction=False) as pipe:
+        for _, pid, alert_id in wanted:
+            pipe.hget(keys.alerts(pid), alert_id)
+        records: list[Any] = await pipe.execute()
+    for (i, _, _), raw in zip(wanted, records, strict=True):
+        summary = summaries[i]
+        if raw is not None and summary is not None:
+            summary["acknowledged_by"] = json.loads(raw).get("acknowledged_by")

@@ -1,0 +1,53 @@
+"""A patient's alerts: list, acknowledge, resolve (api/alert_store.py does the state changes)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api import alert_store, registry
+from api.deps import AlertHandler, AlertId, NowDep, PatientId, Reader, RedisDep
+from api.schemas import AcknowledgeRequest, AlertList, AlertRead, ResolveRequest, problem_responses
+
+router = APIRouter(tags=["alerts"])
+
+
+@router.get("/patients/{patient_id}/alerts", response_model=AlertList, responses=problem_responses(404))
+async def list_alerts(patient_id: PatientId, _: Reader, r: RedisDep) -> AlertList:
+    """Every alert of the patient, open and closed, newest raised first."""
+    await registry.require_patient(r, patient_id)
+    return AlertList.model_validate({"items": await alert_store.list_alerts(r, patient_id)})
+
+
+@router.post(
+    "/patients/{patient_id}/alerts/{alert_id}/acknowledge",
+    response_model=AlertRead,
+    responses=problem_responses(404, 409),
+)
+async def acknowledge_alert(
+    patient_id: PatientId,
+    alert_id: AlertId,
+    body: AcknowledgeRequest,
+    _: AlertHandler,
+    r: RedisDep,
+    now: NowDep,
+) -> AlertRead:
+    """Acknowledge an open alert: someone is dealing with it. Idempotent; 409 once resolved.
+
+    An acknowledged alert stays on the queue until resolved; if it is upgraded (e.g. amber to
+    red) it re-opens and needs a fresh acknowledgement.
+    """
+    alert = await alert_store.acknowledge(r, patient_id, alert_id, body.by, now)
+    return AlertRead.model_validate(alert)
+
+
+@router.post(
+    "/patients/{patient_id}/alerts/{alert_id}/resolve",
+    response_model=AlertRead,
+    responses=problem_responses(404, 409),
+)
+async def resolve_alert(
+    patient_id: PatientId, alert_id: AlertId, body: ResolveRequest, _: AlertHandler, r: RedisDep, now: NowDep
+) -> AlertRead:
+    """Resolve an open or acknowledged alert with its outcome; 409 if already resolved."""
+    alert = await alert_store.resolve(r, patient_id, alert_id, body.by, body.outcome, now)
+    return AlertRead.model_validate(alert)

@@ -1,0 +1,347 @@
+"""Request and response models of the REST API (Create / Read variants), with examples."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+from api.contract import datetime_ms, format_utc_ms
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+#: A BLE device address: a MAC (XX:XX:XX:XX:XX:XX) or, where the platform hides MACs
+#: (macOS / CoreBluetooth), a 36-character UUID.
+ADDRESS_PATTERN = (
+    r"^(?:[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}"
+    r"|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$"
+)
+#: Printable text without control characters (refs and names end up on screens and in logs).
+_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+EntityId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+DeviceAddress = Annotated[str, StringConstraints(pattern=ADDRESS_PATTERN), AfterValidator(str.upper)]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=_TEXT_PATTERN)
+]
+Band = Literal["green", "amber", "red", "unknown"]
+#: Every time the API returns is UTC in the wire contract's form, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+UtcTime = Annotated[
+    AwareDatetime,
+    PlainSerializer(lambda dt: format_utc_ms(datetime_ms(dt)), return_type=str, when_used="json"),
+]
+
+_PATIENT_EXAMPLE: dict[str, Any] = {
+    "patient_id": "p-7f3a9c2e41d8",
+    "ward_id": "north-1",
+    "ref": "Bed 3",
+    "enrolled_at": "2025-01-14T09:30:00.000Z",
+    "devices": ["C0:FF:EE:00:00:03"],
+}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, sent as ``application/problem+json``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(default=None, description="validation errors, on 422")
+    alert: dict[str, Any] | None = Field(default=None, description="on 409 for an alert: its current record")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": "device C0:FF:EE:00:00:03 is assigned to another patient",
+                    "instance": "/v1/wards/north-1/patients",
+                }
+            ]
+        }
+    )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries documenting problem-details errors."""
+    return {
+        s: {
+            "model": Problem,
+            "content": {"application/problem+json": {}},
+            "description": HTTPStatus(s).phrase,
+        }
+        for s in statuses
+    }
+
+
+# -- patients ---------------------------------------------------------------------------
+class PatientCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"ref": "Bed 3", "devices": ["C0:FF:EE:00:00:03"]}]},
+    )
+
+    patient_id: EntityId | None = Field(default=None, description="omit to have the service generate one")
+    ref: ShortText = Field(description='ward-local reference shown on the queue, e.g. "Bed 3" (no names)')
+    devices: list[DeviceAddress] = Field(default_factory=list, max_length=8)
+
+
+class PatientRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_PATIENT_EXAMPLE]})
+
+    patient_id: str
+    ward_id: str
+    ref: str
+    enrolled_at: UtcTime
+    devices: list[str]
+
+
+class WardList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"wards": ["north-1", "south-2"]}]})
+
+    wards: list[str]
+
+
+# -- readings ---------------------------------------------------------------------------
+_READING_EXAMPLE: dict[str, Any] = {
+    "reading_id": "3f9a0c2d5e7b41c8a6d2f0e1b3c5a7d9",
+    "entry_id": "1736847512345-0",
+    "measured_at": "2025-01-14T09:38:31.000Z",
+    "received_at": "2025-01-14T09:38:31.120Z",
+    "stored_at": "2025-01-14T09:38:32.345Z",
+    "late": False,
+    "mode": "spot-check",
+    "spo2": 96.0,
+    "pulse": 72.0,
+    "perfusion_index": None,
+    "status": {"measurement": None, "device_sensor": None, "device_clock_not_set": False},
+    "source": {
+        "gateway_id": "gw-0042",
+        "device_address": "C0:FF:EE:00:00:03",
+        "protocol": "plx-spot-check",
+        "model": "PLX-EMU",
+    },
+    "frame": None,
+}
+
+
+class ReadingStatus(BaseModel):
+    measurement: int | None = Field(description="PLX Measurement Status (16 bits) as sent")
+    device_sensor: int | None = Field(description="PLX Device and Sensor Status (24 bits) as sent")
+    device_clock_not_set: bool
+
+
+class ReadingSource(BaseModel):
+    gateway_id: str
+    device_address: str
+    protocol: str
+    model: str | None
+
+
+class ReadingRead(BaseModel):
+    """One stored reading (api/reading_codec.py `to_api`)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_READING_EXAMPLE]})
+
+    reading_id: str = Field(description="the wire contract's deterministic reading id")
+    entry_id: str = Field(description="position in the patient's history (ingest order)")
+    measured_at: UtcTime
+    received_at: UtcTime = Field(description="when the gateway received it (gateway clock)")
+    stored_at: UtcTime = Field(description="when the service stored it")
+    late: bool = Field(description="stored long after it was measured (outbox replay, backfill)")
+    mode: Literal["spot-check", "continuous"]
+    spo2: float | None = Field(description="%, null when the device sent no reading")
+    pulse: float | None = Field(description="beats/min")
+    perfusion_index: float | None
+    status: ReadingStatus
+    source: ReadingSource
+    frame: str | None = Field(description="raw frame, lowercase hex, when the gateway sent it")
+
+
+class ReadingPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [_READING_EXAMPLE], "next_cursor": "cjE6MTczNjg0NzUxMjM0NS0w"}]
+        }
+    )
+
+    items: list[ReadingRead]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: no more")
+
+
+# -- alerts -----------------------------------------------------------------------------
+_ALERT_EXAMPLE: dict[str, Any] = {
+    "alert_id": "9b1f4c7e2a6d4e0f8c3b5a7d9e1f2a4c",
+    "patient_id": "p-7f3a9c2e41d8",
+    "rule": "o2home-band",
+    "priority": "high",
+    "band": "red",
+    "state": "acknowledged",
+    "raised_at": "2025-01-14T09:58:31.000Z",
+    "updated_at": "2025-01-14T10:02:10.000Z",
+    "reading_id": "3f9a0c2d5e7b41c8a6d2f0e1b3c5a7d9",
+    "spo2": 91.0,
+    "measured_at": "2025-01-14T09:58:30.000Z",
+    "late": False,
+    "questionable": False,
+    "detail": None,
+    "acknowledged_by": "nurse-jb",
+    "acknowledged_at": "2025-01-14T10:02:10.000Z",
+    "resolved_by": None,
+    "resolved_at": None,
+    "outcome": None,
+}
+
+
+class AlertRead(BaseModel):
+    """An alert (api/alert_store.py). Alerts latch: only a clinician's resolve ends one."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_ALERT_EXAMPLE]})
+
+    alert_id: str
+    patient_id: str
+    rule: str = Field(description="e.g. `o2home-band` (SpO2 RAG band) or `evaluation-failed` (technical)")
+    priority: Literal["high", "medium", "low", "advisory"]
+    band: Literal["green", "amber", "red"] | None
+    state: Literal["open", "acknowledged", "resolved"]
+    raised_at: UtcTime
+    updated_at: UtcTime
+    reading_id: str | None = Field(description="the reading that set the current priority")
+    spo2: float | None
+    measured_at: UtcTime | None
+    late: bool
+    questionable: bool
+    detail: str | None
+    acknowledged_by: str | None
+    acknowledged_at: UtcTime | None
+    resolved_by: str | None
+    resolved_at: UtcTime | None
+    outcome: str | None
+
+
+class AlertList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_ALERT_EXAMPLE]}]})
+
+    items: list[AlertRead] = Field(description="every alert of the patient, newest raised first")
+
+
+class AcknowledgeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"by": "nurse-jb"}]})
+
+    by: ShortText = Field(description="who acknowledges (a staff identifier)")
+
+
+class ResolveRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"by": "dr-ak", "outcome": "phoned patient, re-measured 96%"}]},
+    )
+
+    by: ShortText
+    outcome: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+# -- ward queue -------------------------------------------------------------------------
+class LatestReading(BaseModel):
+    spo2: float | None
+    pulse: float | None
+    measured_at: UtcTime
+    age_seconds: float = Field(description="seconds between measured_at and the time of the response")
+
+
+class AlertSummary(BaseModel):
+    alert_id: str
+    priority: str
+    rule: str
+    raised_at: UtcTime
+    state: str
+    acknowledged_by: str | None = None
+
+
+class QueueItem(BaseModel):
+    patient_id: str
+    ref: str
+    latest: LatestReading | None
+    band: Band = Field(description="RAG band of the latest SpO2 (clinical-rules.md §1.2); unknown if none")
+    worst_alert: AlertSummary | None
+    open_alerts: int
+
+
+class WardQueue(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "ward_id": "north-1",
+                    "generated_at": "2025-01-14T10:00:00.000Z",
+                    "items": [
+                        {
+                            "patient_id": "p-7f3a9c2e41d8",
+                            "ref": "Bed 3",
+                            "latest": {
+                                "spo2": 91,
+                                "pulse": 104,
+                                "measured_at": "2025-01-14T09:58:30.000Z",
+                                "age_seconds": 90.0,
+                            },
+                            "band": "red",
+                            "worst_alert": {
+                                "alert_id": "a-01HZX3",
+                                "priority": "high",
+                                "rule": "spo2-red",
+                                "raised_at": "2025-01-14T09:58:31.000Z",
+                                "state": "open",
+                                "acknowledged_by": None,
+                            },
+                            "open_alerts": 1,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    ward_id: str
+    generated_at: UtcTime
+    items: list[QueueItem]
+
+
+# -- health -----------------------------------------------------------------------------
+class CheckResult(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "unready",
+                    "checks": {
+                        "redis": {"ok": False, "detail": "no answer to PING within 2.0 s"},
+                        "broker": {"ok": True, "detail": "ingest connected"},
+                    },
+                }
+            ]
+        }
+    )
+
+    status: Literal["ready", "unready"]
+    checks: dict[str, CheckResult]
+
+
+class Liveness(BaseModel):
+    status: Literal["alive"] = "alive"
