@@ -10,8 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from gateway.protocols import plx, plx_fields, sfloat
-from gateway.protocols.errors import UnknownProtocolError
+from gateway.protocols import (
+    berrymed,
+    jumper,
+    nonin,
+    plx,
+    plx_fields,
+    racp,
+    sfloat,
+    unconfirmed,
+    wellue,
+    wellue_o2ring,
+)
+from gateway.protocols.berrymed_stream import BerryMedStream
+from gateway.protocols.common import Parsed
+from gateway.protocols.errors import FrameError, UnknownProtocolError
 from gateway.protocols.sfloat import SfloatParts
 
 JsonDict = dict[str, Any]
@@ -97,12 +110,59 @@ def _features_dict(data: bytes) -> JsonDict:
     return out
 
 
+def _frames(protocol: str, data: bytes, frames: list[JsonDict], parsed: Parsed[Any]) -> JsonDict:
+    """Several frames from one capture, as `{"frames": [...]}` (vector berrymed-bci-07); none is an error."""
+    if not frames:
+        why = parsed.rejected[0].reason if parsed.rejected else "no complete frame"
+        raise FrameError(protocol, f"no valid frame in {len(data)} bytes ({why})", data.hex())
+    return {"frames": frames}
+
+
+def _bci_dict(data: bytes) -> JsonDict:
+    """One 5-byte frame as a flat object; a longer capture through the resyncing stream parser."""
+    if len(data) == berrymed.BCI_LENGTH:
+        return berrymed.bci_dict(berrymed.decode_bci_frame(data))
+    parsed = BerryMedStream("bci").feed(data)
+    frames = [berrymed.bci_dict(f) for f in parsed.frames if isinstance(f, berrymed.BciFrame)]
+    return _frames(berrymed.BCI, data, frames, parsed)
+
+
+def _berry_dict(data: bytes) -> JsonDict:
+    if len(data) == berrymed.BERRY_LENGTH:
+        return berrymed.berry_dict(berrymed.decode_berry_packet(data))
+    parsed = BerryMedStream("berry").feed(data)
+    frames = [
+        berrymed.berry_dict(f)
+        for f in parsed.frames
+        if isinstance(f, berrymed.BerryMeasurement | berrymed.BerryVersion)
+    ]
+    return _frames(berrymed.BERRY, data, frames, parsed)
+
+
+def _pc60fw_dict(data: bytes) -> JsonDict:
+    if len(data) >= 4 and len(data) == 4 + data[3]:
+        return wellue.as_dict(wellue.decode_frame(data))
+    parsed = wellue.Pc60Stream().feed(data)
+    return _frames(wellue.PROTOCOL, data, [wellue.as_dict(f) for f in parsed.frames], parsed)
+
+
 DECODERS: Final[dict[str, Callable[[bytes], JsonDict]]] = {
     plx.SPOT_CHECK: _spot_check_dict,
     plx.CONTINUOUS: _continuous_dict,
     plx.FEATURES: _features_dict,
     sfloat.PROTOCOL: _sfloat_dict,
     plx_fields.DATE_TIME: _date_time_dict,
+    racp.REQUEST: lambda data: racp.request_dict(racp.decode_request(data)),
+    racp.RESPONSE: lambda data: racp.response_dict(racp.decode_response(data)),
+    berrymed.BCI: _bci_dict,
+    berrymed.BERRY: _berry_dict,
+    nonin.PROTOCOL: lambda data: nonin.as_dict(nonin.decode_continuous(data)),
+    wellue.PROTOCOL: _pc60fw_dict,
+    wellue_o2ring.REQUEST: lambda data: wellue_o2ring.request_dict(wellue_o2ring.decode_request(data)),
+    wellue_o2ring.RESPONSE: lambda data: wellue_o2ring.response_dict(wellue_o2ring.decode_response(data)),
+    jumper.PROTOCOL: lambda data: jumper.as_dict(jumper.decode_frame(data)),
+    unconfirmed.JKS50F: lambda data: unconfirmed.jks50f_dict(unconfirmed.decode_jks50f(data)),
+    unconfirmed.CONTEC: lambda data: unconfirmed.contec_dict(unconfirmed.decode_contec(data)),
 }
 PROTOCOLS: Final = tuple(DECODERS)
 
@@ -110,6 +170,8 @@ PROTOCOLS: Final = tuple(DECODERS)
 def decode(protocol_name: str, data: bytes) -> JsonDict:
     """Decode `data` as `protocol_name` (a ble-vectors.json protocol name) to a JSON-able dict.
 
+    Protocols that stream (berrymed-bci, berrymed-berry, pc60fw) also accept a capture of several
+    frames and return `{"frames": [...]}`, skipping garbage as the gateway's stream parsers do.
     Raises FrameError for a malformed frame, UnknownProtocolError for a name with no decoder.
     """
     try:
