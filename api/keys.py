@@ -43,7 +43,8 @@ def readings(patient_id: str) -> str:
 
 
 def reading_ids(patient_id: str) -> str:
-    """Sorted set: reading ids already stored (score = measured ms), for idempotent ingest."""
+    """Sorted set: reading ids already stored (score = Redis server time when stored), for idempotent
+    ingest; trimmed with the history so the de-duplication window equals the retention window."""
     return f"{_p(patient_id)}:ids"
 
 
