@@ -8,6 +8,7 @@ again on the same port so fault tests can take a service away and bring it back.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -121,6 +122,9 @@ class MosquittoBroker(ManagedProcess):
             f"persistence_location {self.workdir}/\n"
             "max_queued_messages 100000\n"
             "max_inflight_messages 100\n"
+            # As root, Mosquitto drops to the `mosquitto` user, which cannot write a root-owned temp
+            # dir: persistence would silently fail and sessions would not survive a restart.
+            f"{'user root' if os.geteuid() == 0 else ''}\n"
             f"{self.extra_config}"
         )
         return [require_binary("mosquitto", "mosquitto"), "-c", str(conf)]
