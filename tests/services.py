@@ -41,7 +41,8 @@ def require_binary(name: str, package: str) -> str:
     path = shutil.which(name)
     if path is None:
         raise RuntimeError(
-            f"`{name}` not found: install the Debian package `{package}` (make test does this when run as root)"
+            f"`{name}` not found: install the Debian package `{package}` "
+            "(make test does this when run as root)"
         )
     return path
 
