@@ -1,40 +1,44 @@
 """An emulated Bluetooth SIG PLX pulse oximeter (service 0x1822) on bumble's virtual link.
 
-Behaves like a real unbonded device: advertises 0x1822 and its name while nobody is connected,
-accepts one central at a time, keeps CCCD state per connection (a reconnecting central must
-subscribe again), and re-advertises after a disconnect. The sensor ticks on whether or not anyone
-listens: a tick with no subscriber is counted in `ticks_unheard` and its sample is not sent later.
+Behaves like a real unbonded device (see emulator.peripheral): advertises 0x1822 and its name while
+nobody is connected, one central at a time, CCCD state per connection, re-advertises after a
+disconnect. The sensor ticks on whether or not anyone listens: a tick with no subscriber is counted
+in `ticks_unheard` and its sample is not sent later — unless the device has measurement storage
+(`storage=True`, §1.8 bit 2): then each spot-check measurement no central confirmed is stored and
+can be downloaded through the Record Access Control Point (emulator.racp, §1.9).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bumble.gatt import Service
 from bumble.link import LocalLink
 
-from emulator.frames import continuous_frame, spot_check_frame
+from emulator.frames import FEATURES, continuous_frame, spot_check_frame
+from emulator.peripheral import EmulatedPeripheral
 from emulator.plx_gatt import PLX_CONTINUOUS, PLX_SERVICE, PLX_SPOT_CHECK, PlxGatt, build_plx_gatt
-from emulator.radio import Radio, build_advertising_data
+from emulator.racp import FEATURES_WITH_STORAGE, RacpServer, RecordStore, StoredRecord
+from emulator.radio import build_advertising_data
 from emulator.scenarios import Sample
 
 __all__ = ["EmulatedOximeter", "Mode", "SentFrame"]
 
 _LOG = logging.getLogger(__name__)
-_REMOTE_USER_TERMINATED = 0x13  # HCI reason a peripheral gives when it ends the link itself
+_SPOT, _CONT, _RACP = "spot-check", "continuous", "racp"
 
 Mode = Literal["continuous", "spot-check", "both"]
 
 
 @dataclass(frozen=True, slots=True)
 class SentFrame:
-    """A frame that went out to at least one subscribed central."""
+    """A frame that went out to at least one subscribed central (an indication is listed whether
+    or not the central then confirmed it; `frames_indicated` counts confirmed ones)."""
 
     tick: int
     sample: Sample
@@ -46,7 +50,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class EmulatedOximeter:
+class EmulatedOximeter(EmulatedPeripheral[SentFrame]):
     """One emulated patient device. Create via `BleWorld.add_oximeter`, then `await start()`."""
 
     def __init__(
@@ -63,205 +67,167 @@ class EmulatedOximeter:
         advertising_interval_ms: float = 20.0,
         clock: Callable[[], datetime] = _utc_now,
         history: int = 1000,
+        storage: bool = False,
+        storage_capacity: int = 500,
+        record_delay: float = 0.0,
     ) -> None:
-        if interval <= 0:
-            raise ValueError("interval must be > 0 seconds")
         if mode not in ("continuous", "spot-check", "both"):
             raise ValueError(f"mode must be continuous, spot-check or both, not {mode!r}")
-        self.address = address.upper()
-        self.name = name
-        self.interval = interval
+        if storage and mode == "continuous":
+            raise ValueError(
+                "measurement storage is for spot-check measurements: use mode spot-check or both"
+            )
+        super().__init__(
+            link,
+            address,
+            name,
+            scenario,
+            interval=interval,
+            advertising_interval_ms=advertising_interval_ms,
+            history=history,
+        )
         self.mode: Mode = mode
-        self._link = link
-        # services.md: ~20 ms advertising keeps scan/connect at tens of ms instead of ~1 s
-        self._adv_interval_ms = advertising_interval_ms
         self._clock = clock
-        self._samples: Iterator[Sample] = iter(scenario)
-        self.ticks = 0
-        self.ticks_unheard = 0
         self.frames_notified = 0
         self.frames_indicated = 0
-        self.connections_total = 0
-        self.sent: deque[SentFrame] = deque(maxlen=history)
-        self.finished = asyncio.Event()  # set when a finite scenario runs out
-        self._radio: Radio | None = None
-        self._present = False
-        self._connections: dict[int, Any] = {}
-        self._notify_subs: set[int] = set()
-        self._indicate_subs: set[int] = set()
-        self._tick_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._indicating: asyncio.Future[Any] | None = None
-        self._adv_lock = asyncio.Lock()
         self._manufacturer, self._model = manufacturer, model
         self._gatt: PlxGatt | None = None
+        self._pending: dict[asyncio.Future[Any], int | None] = {}
+        self.records = RecordStore(storage_capacity)
+        self.racp: RacpServer | None = None
+        if storage:
+            self.racp = RacpServer(
+                self.records,
+                indicate_record=self._indicate_record,
+                indicate_response=self._indicate_response,
+                record_delay=record_delay,
+            )
 
     # -- state -----------------------------------------------------------------------------------
     @property
-    def is_present(self) -> bool:
-        """In range (advertising or connected), as opposed to gone away or stopped."""
-        return self._present
-
-    @property
-    def is_connected(self) -> bool:
-        return bool(self._connections)
+    def has_storage(self) -> bool:
+        return self.racp is not None
 
     @property
     def notify_subscribed(self) -> bool:
-        return bool(self._notify_subs)
+        return bool(self._notify_subs[_CONT])
 
     @property
     def indicate_subscribed(self) -> bool:
-        return bool(self._indicate_subs)
+        return bool(self._indicate_subs[_SPOT])
 
-    def set_scenario(self, scenario: Iterable[Sample]) -> None:
-        """Switch what the sensor measures from the next tick on."""
-        self._samples = iter(scenario)
-        self.finished.clear()
-
-    # -- lifecycle -------------------------------------------------------------------------------
-    async def start(self) -> None:
-        """Power on, start the sensor ticking and advertise. Also restarts a stopped device."""
-        if self._radio is not None:
-            return
-        radio = Radio.create(self._link, self.address, self.name)
-        gatt = build_plx_gatt(self._manufacturer, self._model)  # fresh: handles belong to one server
-        radio.device.add_services(gatt.services)
-        gatt.continuous.on("subscription", self._on_continuous_subscription)
-        gatt.spot_check.on("subscription", self._on_spot_subscription)
-        radio.device.on("connection", self._on_connection)
-        await radio.device.power_on()
-        self._radio, self._gatt = radio, gatt
-        self._tick_task = asyncio.create_task(self._tick_loop(), name=f"oximeter-{self.address}")
-        await self.come_back()
-
-    async def go_away(self) -> None:
-        """Out of range: drop every connection and stop advertising (the device disappears)."""
-        self._present = False
-        radio = self._radio
-        if radio is None:
-            return
-        async with self._adv_lock:
-            await radio.device.stop_advertising()
-        for connection in list(self._connections.values()):
-            with contextlib.suppress(Exception):  # it may already be gone
-                await connection.disconnect(_REMOTE_USER_TERMINATED)
-
-    async def come_back(self) -> None:
-        """Back in range: advertise again (unless a central is still connected)."""
-        self._present = True
-        if not self._connections:
-            await self._advertise()
+    def store(self, sample: Sample, timestamp: datetime | None = None) -> StoredRecord:
+        """Put a measurement in storage as if taken with nobody listening (tick -1 = put by hand)."""
+        if self.racp is None:
+            raise RuntimeError(f"oximeter {self.address} has no measurement storage")
+        record = StoredRecord(-1, sample, timestamp or self._clock())
+        self.records.add(record)
+        return record
 
     async def stop(self) -> None:
-        if self._tick_task is not None:
-            self._tick_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
-            self._tick_task = None
-        await self.go_away()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._radio is not None:
-            await self._radio.close()
-            self._radio = self._gatt = None
+        if self.racp is not None:
+            await self.racp.close()
+        await super().stop()
+        self._gatt = None
 
-    # -- radio events ----------------------------------------------------------------------------
-    async def _advertise(self) -> None:
-        radio = self._radio
-        if radio is None:
-            return
-        async with self._adv_lock:
-            if not self._present or self._connections:
-                return
-            await radio.device.start_advertising(
-                advertising_data=build_advertising_data(self.name, [PLX_SERVICE]),
-                advertising_interval_min=self._adv_interval_ms,
-                advertising_interval_max=self._adv_interval_ms,
-            )
+    # -- GATT ------------------------------------------------------------------------------------
+    def _services(self) -> list[Service]:
+        gatt = build_plx_gatt(
+            self._manufacturer,
+            self._model,
+            features=FEATURES_WITH_STORAGE if self.has_storage else FEATURES,
+            on_racp_write=self._on_racp_write if self.has_storage else None,
+        )
+        self._watch(gatt.continuous, _CONT)
+        self._watch(gatt.spot_check, _SPOT)
+        if gatt.racp is not None:
+            self._watch(gatt.racp, _RACP)
+        self._gatt = gatt
+        return gatt.services
 
-    def _on_connection(self, connection: Any) -> None:
-        handle: int = connection.handle
-        self._connections[handle] = connection
-        self.connections_total += 1
-        connection.on("disconnection", lambda _reason: self._on_disconnection(handle))
+    def _advertising_data(self) -> bytes:
+        return build_advertising_data(self.name, [PLX_SERVICE])
 
-    def _on_disconnection(self, handle: int) -> None:
-        self._connections.pop(handle, None)
-        self._notify_subs.discard(handle)
-        self._indicate_subs.discard(handle)
-        if self._indicating is not None and not self._indicate_subs:
-            self._indicating.cancel()
-        if self._present and self._radio is not None:
-            task = asyncio.create_task(self._advertise())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    def _on_racp_write(self, connection: Any, value: bytes) -> None:
+        assert self.racp is not None
+        handle = connection.handle
+        self.racp.on_write(
+            connection,
+            value,
+            racp_indications=handle in self._indicate_subs[_RACP],
+            record_indications=handle in self._indicate_subs[_SPOT],
+        )
 
-    def _on_continuous_subscription(self, connection: Any, notify: bool, _indicate: bool) -> None:
-        (self._notify_subs.add if notify else self._notify_subs.discard)(connection.handle)
-
-    def _on_spot_subscription(self, connection: Any, _notify: bool, indicate: bool) -> None:
-        (self._indicate_subs.add if indicate else self._indicate_subs.discard)(connection.handle)
+    def _on_disconnected(self, handle: int) -> None:
+        for future, waits_on in list(self._pending.items()):
+            if waits_on == handle or (waits_on is None and not self._indicate_subs[_SPOT]):
+                future.cancel()
+        if self.racp is not None:
+            self.racp.connection_lost(handle)
 
     # -- the sensor ------------------------------------------------------------------------------
-    async def _tick_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_at = loop.time()
-        while True:
-            sample = next(self._samples, None)
-            if sample is None:
-                self.finished.set()
-                await asyncio.sleep(self.interval)
-                next_at = loop.time()
-                continue
-            try:
-                await self._emit(self.ticks, sample)
-            except Exception:
-                _LOG.exception("oximeter %s: tick %d failed", self.address, self.ticks)
-            self.ticks += 1
-            next_at += self.interval
-            # fixed rate; if the loop fell behind by more than a tick, resynchronise instead of bursting
-            next_at = max(next_at, loop.time() - self.interval)
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
-
-    async def _emit(self, tick: int, sample: Sample) -> None:
-        radio, gatt = self._radio, self._gatt
+    async def _emit(self, tick: int, sample: Sample) -> bool:
+        radio, gatt = self.radio, self._gatt
         heard = False
         if radio is None or gatt is None:
-            return
-        if self.mode in ("continuous", "both") and self._notify_subs:
+            return False
+        if self.mode in ("continuous", "both") and self._notify_subs[_CONT]:
             data = continuous_frame(sample)
-            receivers = len(self._notify_subs)
+            receivers = len(self._notify_subs[_CONT])
+            # recorded before sending: the central may hold the frame before this coroutine resumes
+            self.sent.append(SentFrame(tick, sample, PLX_CONTINUOUS, data))
             await radio.device.notify_subscribers(gatt.continuous, data)
             self.frames_notified += receivers
-            self.sent.append(SentFrame(tick, sample, PLX_CONTINUOUS, data))
             heard = True
         # a spot-check device only reports a finished measurement, never "finger out"
-        if self.mode in ("spot-check", "both") and self._indicate_subs and not sample.probe_off:
-            data = spot_check_frame(sample, self._clock())
-            receivers = len(self._indicate_subs)
-            if await self._indicate(radio, gatt, data):
-                self.frames_indicated += receivers
+        if self.mode in ("spot-check", "both") and not sample.probe_off:
+            timestamp = self._clock()
+            data = spot_check_frame(sample, timestamp)
+            receivers = len(self._indicate_subs[_SPOT])
+            if receivers:
                 self.sent.append(SentFrame(tick, sample, PLX_SPOT_CHECK, data))
+            if receivers and await self._confirmed(
+                radio.device.indicate_subscribers(gatt.spot_check, data), None
+            ):
+                self.frames_indicated += receivers
                 heard = True
-        if not heard:
-            self.ticks_unheard += 1
+            elif self.has_storage:
+                # nobody took it (or the link dropped before the confirmation): keep it for RACP
+                self.records.add(StoredRecord(tick, sample, timestamp))
+        return heard
 
-    async def _indicate(self, radio: Radio, gatt: PlxGatt, data: bytes) -> bool:
-        """Indicate and wait for the confirmation. bumble would wait out its 30 s ATT timeout for a
-        central that has gone, so a disconnect cancels the wait (see _on_disconnection), and a
-        central that is merely slow gets max(5 s, 5 ticks) before the frame counts as not sent."""
-        self._indicating = asyncio.ensure_future(radio.device.indicate_subscribers(gatt.spot_check, data))
-        try:
-            done, _ = await asyncio.wait({self._indicating}, timeout=max(5.0, 5 * self.interval))
-        finally:
-            indicating, self._indicating = self._indicating, None
-            if not indicating.done():
-                indicating.cancel()
-        if not done or indicating.cancelled():
+    async def _indicate_record(self, connection: Any, data: bytes) -> bool:
+        radio, gatt = self.radio, self._gatt
+        if radio is None or gatt is None:
             return False
-        if (error := indicating.exception()) is not None:
+        return await self._confirmed(
+            radio.device.indicate_subscriber(connection, gatt.spot_check, data), connection.handle
+        )
+
+    async def _indicate_response(self, connection: Any, data: bytes) -> bool:
+        radio, gatt = self.radio, self._gatt
+        if radio is None or gatt is None or gatt.racp is None:
+            return False
+        return await self._confirmed(
+            radio.device.indicate_subscriber(connection, gatt.racp, data), connection.handle
+        )
+
+    async def _confirmed(self, indication: Awaitable[None], handle: int | None) -> bool:
+        """Indicate and wait for the confirmation. bumble would wait out its 30 s ATT timeout for a
+        central that has gone, so a disconnect cancels the wait (see _on_disconnected), and a
+        central that is merely slow gets max(5 s, 5 ticks) before the frame counts as not sent.
+        `handle` None = to every subscriber of the spot-check characteristic."""
+        future = asyncio.ensure_future(indication)
+        self._pending[future] = handle
+        try:
+            done, _ = await asyncio.wait({future}, timeout=max(5.0, 5 * self.interval))
+        finally:
+            self._pending.pop(future, None)
+            if not future.done():
+                future.cancel()
+        if not done or future.cancelled():
+            return False
+        if (error := future.exception()) is not None:
             _LOG.warning("oximeter %s: indication failed: %r", self.address, error)
             return False
         return True
