@@ -63,9 +63,7 @@ class ManagedProcess:
         if self.proc is not None and self.proc.poll() is None:
             return
         log = (self.workdir / f"{self.name}.log").open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv of a trusted binary
-            self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
-        )
+        self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(self.port)
         except TimeoutError:
