@@ -8,7 +8,7 @@ refuses a plan that does not make sense with a message that says why. Every limi
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -31,7 +31,11 @@ class RulePack(StrEnum):
 
 
 class PlanError(ValueError):
-    """The care plan does not make sense; the message lists every reason."""
+    """The care plan does not make sense; the message lists every reason, `reasons` each one apart."""
+
+    def __init__(self, message: str, reasons: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.reasons: tuple[str, ...] = tuple(reasons) or (message,)
 
 
 #: Lowest personalised threshold accepted: the lowest SpO2 alarm limit the evidence in §5.3 examines
@@ -249,4 +253,4 @@ def validate_plan(plan: CarePlan) -> None:
         _pack_problems(plan) + _range_problems(plan) + _continuous_problems(plan) + _schedule_problems(plan)
     )
     if problems:
-        raise PlanError("; ".join(problems))
+        raise PlanError("; ".join(problems), problems)

@@ -1,52 +1,49 @@
-"""Alerts in Redis: the record format, the worker's sync calls and the REST API's async calls.
+"""Alerts in Redis: the worker's and scheduler's sync calls and the REST API's async calls.
 
-Alert JSON (value in keys.alerts(pid), field = alert_id; also what the functions here return):
+Records: api/alert_record.py. Every change is one `save` of api/lua/alerts.lua, atomically in the
+patient's slot: the changed records, the `~open` index ({rule: open alert id}, alert ids never start
+with `~`), the shard's open summary, the events, the notifications, the alerting state and (for the
+worker) XACK + XDEL of the eval entry. A save carries the records it read; if any changed meanwhile
+it does nothing and answers `conflict`, and the caller reads again.
 
-    {"alert_id": "32 hex", "patient_id": str, "rule": "o2home-band" | "evaluation-failed",
-     "priority": "high" | "medium" | "low" | "advisory", "band": "amber" | "red" | null,
-     "state": "open" | "acknowledged" | "resolved",
-     "raised_at": ISO, "updated_at": ISO,              # ISO = YYYY-MM-DDTHH:MM:SS.mmmZ, UTC
-     "reading_id": str | null, "spo2": number | null, "measured_at": ISO | null,
-     "late": bool, "questionable": bool,
-     "detail": str | null,                             # e.g. "low-perfusion", or the failure's type
-     "acknowledged_by": str | null, "acknowledged_at": ISO | null,
-     "resolved_by": str | null, "resolved_at": ISO | null, "outcome": str | null}
-
-`reading_id`, `spo2`, `measured_at`, `band`, `late`, `questionable` describe the reading that set
-the current priority (the raising one, or the one that upgraded it). An upgrade re-opens an
-acknowledged alert (state "open", acknowledged_* cleared): a higher priority needs a fresh
-acknowledgement; the earlier one stays in the event stream.
-
-The hash also holds one index field, `~open` -> {"rule": alert_id} of the patient's unresolved
-alerts (alert ids never start with `~`). Open summary, keys.open_alerts(shard), patient id ->
-{"alert_id", "priority", "rule", "raised_at", "state", "spo2", "questionable", "late"} of the
-patient's worst unresolved alert (highest priority, then the oldest). Every change appends to
-keys.alert_events(shard): fields event (raised | upgraded | acknowledged | resolved), alert_id,
-patient_id, rule, priority, state, at, and by / outcome where they apply.
-
-All changes run in api/lua/alerts.lua, atomically in the patient's slot (see api/keys.py).
+Open summary, keys.open_alerts(shard), patient id -> {"alert_id", "priority", "rule", "raised_at",
+"state", "spo2", "questionable", "late", "acknowledged_by", "open_count"} of the patient's worst open
+alert (highest priority, then the oldest). Events, keys.alert_events(shard): fields event (raised |
+upgraded | current | condition-cleared | condition-returned | all-clear | acknowledged | snoozed |
+snooze-overridden | escalated | resolved), alert_id, patient_id, rule, priority, state, at, and by /
+outcome / detail / tier where they apply. Notifications, keys.notifications(shard): see
+alerting.alerts.Notification (`page` false for late data and good news, §6.2.5).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from importlib.resources import files
 from typing import Any
 
 import redis
 import redis.asyncio
 
-from alerting.model import AlertSnapshot, AlertState, Band, Priority
+from alerting import lifecycle
+from alerting.alerts import Alert
+from alerting.lifecycle import LifecycleError, Transition
+from alerting.model import AlertState
 from api import keys
-from api.contract import datetime_ms, format_utc_ms
+from api.alert_engine import Change, PatientAlerts, Step
+from api.alert_record import Cause, encode, iso, new_alert, to_alert, upgraded
+
+__all__ = ["Apply", "Cause", "Change", "encode", "iso", "new_alert", "upgraded"]
 
 ALERTS_LUA = files("api").joinpath("lua/alerts.lua").read_text(encoding="utf-8")
 INDEX_FIELD = "~open"
 #: Events are the audit trail of alert handling; the cap only stops a runaway from filling Redis.
 EVENTS_MAXLEN = 1_000_000
+#: Notifications are for delivery (pagers, webhooks): recent ones suffice.
+NOTIFY_MAXLEN = 100_000
+MAX_RETRIES = 10
 
 
 class NotFound(LookupError):
@@ -61,84 +58,104 @@ class Conflict(RuntimeError):
         self.alert = alert
 
 
-def iso(dt: datetime) -> str:
-    return format_utc_ms(datetime_ms(dt))
+class Refused(ValueError):
+    """The lifecycle does not allow this (e.g. a snooze longer than the ward allows): REST 422."""
 
 
-def _text(v: Any) -> str:
+def text(v: Any) -> str:
     return v.decode("utf-8") if isinstance(v, bytes) else str(v)
 
 
-def snapshot(alert: dict[str, Any]) -> AlertSnapshot:
-    band = alert.get("band")
-    return AlertSnapshot(
-        alert_id=alert["alert_id"],
-        priority=Priority(alert["priority"]),
-        state=AlertState(alert["state"]),
-        band=None if band is None else Band(band),
-    )
+def script_keys(patient_id: str) -> list[str]:
+    shard = keys.shard_of(patient_id)
+    return [
+        keys.alerts(patient_id),
+        keys.open_alerts(shard),
+        keys.alert_events(shard),
+        keys.eval_stream(shard),
+        keys.alerting_state(patient_id),
+        keys.notifications(shard),
+    ]
 
 
-def encode(alert: dict[str, Any]) -> str:
-    return json.dumps(alert, separators=(",", ":"))
+def _save_args(change: Change) -> list[Any]:
+    return [
+        "save",
+        change.patient_id,
+        change.entry_id,
+        keys.EVAL_GROUP,
+        change.payload(),
+        EVENTS_MAXLEN,
+        NOTIFY_MAXLEN,
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class Apply:
-    """One 'apply' step: settle eval entry `entry_id` and, when `new_alert` is set, save it."""
+    """A single-rule change in the form the service used before issue 4 (kept for tools and tests)."""
 
     patient_id: str
     rule: str
     entry_id: str  # '' when not settling an eval entry
-    expected_raw: str  # the open alert's JSON as read ('' = none open): the optimistic check
+    expected_raw: str  # the open alert's JSON as read ('' = none open)
     new_alert: dict[str, Any] | None = None
     event: str = ""
 
+    def change(self) -> Change:
+        change = Change(self.patient_id, self.entry_id, expect={self.rule: self.expected_raw})
+        if self.new_alert is not None:
+            a = self.new_alert
+            change.alerts.append(encode(a))
+            fields = ["event", self.event, "alert_id", a["alert_id"], "patient_id", self.patient_id]
+            fields += [
+                "rule",
+                a["rule"],
+                "priority",
+                a["priority"],
+                "state",
+                a["state"],
+                "at",
+                a["updated_at"],
+            ]
+            change.events.append(fields)
+        return change
+
 
 class SyncAlertStore:
-    """The evaluation worker's side (sync redis-py)."""
+    """The evaluation worker's and the scheduler's side (sync redis-py)."""
 
-    def __init__(self, client: redis.Redis, *, events_maxlen: int = EVENTS_MAXLEN) -> None:
+    def __init__(self, client: redis.Redis) -> None:
         self._r = client
         self._script = client.register_script(ALERTS_LUA)
-        self._maxlen = events_maxlen
 
-    @staticmethod
-    def _keys(patient_id: str) -> list[str]:
-        shard = keys.shard_of(patient_id)
-        return [
-            keys.alerts(patient_id),
-            keys.open_alerts(shard),
-            keys.alert_events(shard),
-            keys.eval_stream(shard),
-        ]
+    def queue_open(self, pipe: Any, patient_id: str) -> None:
+        """Queue the `open` op on `pipe`: its reply is [rule, raw, rule, raw, ...]."""
+        self._script(keys=script_keys(patient_id), args=["open", patient_id], client=pipe)
 
     def get_open_many(self, wanted: Sequence[tuple[str, str]]) -> list[str | Exception]:
-        """(patient id, rule) pairs -> raw JSON of each open alert ('' when none), one round trip.
-
-        A command Redis refused comes back as its exception, in its place; the others still count.
-        """
+        """(patient id, rule) pairs -> raw JSON of each open alert ('' when none), one round trip."""
         pipe = self._r.pipeline(transaction=False)
         for patient_id, rule in wanted:
-            self._script(keys=self._keys(patient_id), args=["get", patient_id, rule], client=pipe)
-        return [v if isinstance(v, Exception) else _text(v) for v in pipe.execute(raise_on_error=False)]
+            self._script(keys=script_keys(patient_id), args=["get", patient_id, rule], client=pipe)
+        return [v if isinstance(v, Exception) else text(v) for v in pipe.execute(raise_on_error=False)]
+
+    def save_many(self, changes: Sequence[Change]) -> list[str | Exception]:
+        """Run the saves in order, one round trip; each result is 'ok', 'stale' or 'conflict'
+        (or the exception of a save Redis refused)."""
+        pipe = self._r.pipeline(transaction=False)
+        for change in changes:
+            self._script(keys=script_keys(change.patient_id), args=_save_args(change), client=pipe)
+        return [v if isinstance(v, Exception) else text(v) for v in pipe.execute(raise_on_error=False)]
 
     def apply_many(self, steps: Sequence[Apply]) -> list[str | Exception]:
-        """Run the steps in order, one round trip; each result is 'ok', 'stale' or 'conflict'
-        (or the exception of a step Redis refused)."""
-        pipe = self._r.pipeline(transaction=False)
-        for s in steps:
-            new = "" if s.new_alert is None else encode(s.new_alert)
-            args = ["apply", s.patient_id, s.rule, s.entry_id, keys.EVAL_GROUP, s.expected_raw, new]
-            self._script(keys=self._keys(s.patient_id), args=[*args, s.event, self._maxlen], client=pipe)
-        return [v if isinstance(v, Exception) else _text(v) for v in pipe.execute(raise_on_error=False)]
+        return self.save_many([s.change() for s in steps])
 
     def list_alerts(self, patient_id: str) -> list[dict[str, Any]]:
         return _sorted(self._r.hgetall(keys.alerts(patient_id)))
 
 
 def _sorted(raw: dict[Any, Any]) -> list[dict[str, Any]]:
-    alerts = [json.loads(v) for k, v in raw.items() if _text(k) != INDEX_FIELD]
+    alerts = [json.loads(v) for k, v in raw.items() if text(k) != INDEX_FIELD]
     alerts.sort(key=lambda a: (a["raised_at"], a["alert_id"]), reverse=True)
     return alerts
 
@@ -149,11 +166,15 @@ async def list_alerts(r: redis.asyncio.Redis, patient_id: str) -> list[dict[str,
     return _sorted(await r.hgetall(keys.alerts(patient_id)))
 
 
-async def get_alert(r: redis.asyncio.Redis, patient_id: str, alert_id: str) -> dict[str, Any]:
+async def _get_raw(r: redis.asyncio.Redis, patient_id: str, alert_id: str) -> str:
     raw = None if alert_id == INDEX_FIELD else await r.hget(keys.alerts(patient_id), alert_id)
     if raw is None:
         raise NotFound(alert_id)
-    result: dict[str, Any] = json.loads(raw)
+    return text(raw)
+
+
+async def get_alert(r: redis.asyncio.Redis, patient_id: str, alert_id: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(await _get_raw(r, patient_id, alert_id))
     return result
 
 
@@ -162,98 +183,91 @@ async def open_summaries(r: redis.asyncio.Redis) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for shard in range(keys.SHARDS):
         for pid, raw in (await r.hgetall(keys.open_alerts(shard))).items():
-            out[_text(pid)] = json.loads(raw)
+            out[text(pid)] = json.loads(raw)
     return out
 
 
-async def _transition(r: redis.asyncio.Redis, op: str, patient_id: str, args: list[str]) -> dict[str, Any]:
+async def save(r: redis.asyncio.Redis, change: Change) -> str:
     script = r.register_script(ALERTS_LUA)
-    shard = keys.shard_of(patient_id)
-    k = [keys.alerts(patient_id), keys.open_alerts(shard), keys.alert_events(shard)]
-    reply = await script(keys=k, args=[op, patient_id, *args])
-    status = _text(reply[0])
-    if status == "not-found":
-        raise NotFound(args[0])
-    alert: dict[str, Any] = json.loads(reply[1])
-    if status == "conflict":
-        raise Conflict(alert)
-    return alert
+    return text(await script(keys=script_keys(change.patient_id), args=_save_args(change)))
+
+
+async def _transition(
+    r: redis.asyncio.Redis,
+    patient_id: str,
+    alert_id: str,
+    now: datetime,
+    act: Callable[[Alert], Alert | None],
+) -> dict[str, Any]:
+    """Apply `act` to the alert (None: nothing to change) and save it, retrying on a conflict."""
+    for _ in range(MAX_RETRIES):
+        raw = await _get_raw(r, patient_id, alert_id)
+        record: dict[str, Any] = json.loads(raw)
+        if record["state"] == AlertState.RESOLVED.value:
+            raise Conflict(record)
+        current = to_alert(record)
+        try:
+            after = act(current)
+        except LifecycleError as err:
+            raise Refused(str(err)) from err
+        if after is None:
+            return record
+        step = Step(PatientAlerts(patient_id, {}), now)
+        step.change.expect_ids[alert_id] = raw
+        saved = step.take(record, current, Transition(after), None)
+        if await save(r, step.change) == "ok":
+            return saved or record
+    raise RuntimeError("the alert kept changing; try again")
 
 
 async def acknowledge(
     r: redis.asyncio.Redis, patient_id: str, alert_id: str, by: str, now: datetime
 ) -> dict[str, Any]:
-    """Mark an open alert acknowledged by `by`; idempotent on an acknowledged one.
+    """Mark an open alert acknowledged by `by`; idempotent on an acknowledged one (the first stands).
 
     Raises NotFound, or Conflict when the alert is already resolved. Returns the alert.
     """
-    return await _transition(r, "ack", patient_id, [alert_id, by, iso(now), str(EVENTS_MAXLEN)])
+
+    def act(alert: Alert) -> Alert | None:
+        if alert.state is AlertState.ACKNOWLEDGED:
+            return None
+        return lifecycle.acknowledge(alert, by, now)
+
+    return await _transition(r, patient_id, alert_id, now, act)
 
 
 async def resolve(
     r: redis.asyncio.Redis, patient_id: str, alert_id: str, by: str, outcome: str | None, now: datetime
 ) -> dict[str, Any]:
-    """Resolve an open or acknowledged alert (the only way an alert ends: alerts latch).
+    """Resolve an open or acknowledged alert (the only way a latched alert ends).
 
     Raises NotFound, or Conflict when it is already resolved. Returns the alert.
     """
-    args = [alert_id, by, iso(now), str(EVENTS_MAXLEN), outcome or ""]
-    return await _transition(r, "resolve", patient_id, args)
+
+    def act(alert: Alert) -> Alert:
+        done = lifecycle.resolve(alert, by, now, outcome or "unspecified")
+        if outcome is None:  # the store's callers may resolve without one (REST always gives one)
+            last = replace(done.events[-1], detail="")
+            done = replace(done, outcome=None, events=(*done.events[:-1], last))
+        return done
+
+    return await _transition(r, patient_id, alert_id, now, act)
 
 
-# -- record builders (pure) -------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Cause:
-    """The reading (or failure) behind a raise or an upgrade."""
-
-    reading_id: str | None
-    spo2: float | None
-    measured_at: str | None
-    band: Band | None
-    late: bool = False
-    questionable: bool = False
-    detail: str | None = None
-
-
-def _cause_fields(priority: Priority, cause: Cause, now_iso: str) -> dict[str, Any]:
-    return {
-        "priority": priority.value,
-        "band": None if cause.band is None else cause.band.value,
-        "updated_at": now_iso,
-        "reading_id": cause.reading_id,
-        "spo2": cause.spo2,
-        "measured_at": cause.measured_at,
-        "late": cause.late,
-        "questionable": cause.questionable,
-        "detail": cause.detail,
-    }
-
-
-def new_alert(
-    alert_id: str, patient_id: str, rule: str, priority: Priority, cause: Cause, now: datetime
+async def snooze(
+    r: redis.asyncio.Redis,
+    patient_id: str,
+    alert_id: str,
+    by: str,
+    duration: timedelta,
+    max_snooze: timedelta,
+    now: datetime,
 ) -> dict[str, Any]:
-    now_iso = iso(now)
-    return {
-        "alert_id": alert_id,
-        "patient_id": patient_id,
-        "rule": rule,
-        "state": AlertState.OPEN.value,
-        "raised_at": now_iso,
-        **_cause_fields(priority, cause, now_iso),
-        "acknowledged_by": None,
-        "acknowledged_at": None,
-        "resolved_by": None,
-        "resolved_at": None,
-        "outcome": None,
-    }
+    """Hold reminders and escalation for `duration` (at most `max_snooze`), at this priority only.
 
+    Raises NotFound, Conflict (resolved) or Refused (duration beyond the ward's maximum)."""
 
-def upgraded(alert: dict[str, Any], priority: Priority, cause: Cause, now: datetime) -> dict[str, Any]:
-    """The same alert at a higher priority, re-opened for a fresh acknowledgement."""
-    return {
-        **alert,
-        **_cause_fields(priority, cause, iso(now)),
-        "state": AlertState.OPEN.value,
-        "acknowledged_by": None,
-        "acknowledged_at": None,
-    }
+    def act(alert: Alert) -> Alert:
+        return lifecycle.snooze(alert, by, now, duration, max_snooze=max_snooze)
+
+    return await _transition(r, patient_id, alert_id, now, act)

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from redis.asyncio import Redis
 
-from api.auth import Principal, Scope, requires
+from api.auth import Principal, Scope, patient_access, scoped, ward_access
+from api.registry import PatientRecord
 from api.schemas import ADDRESS_PATTERN, ID_PATTERN
 from api.settings import ApiSettings
 
@@ -32,9 +33,20 @@ RedisDep = Annotated[Redis, Depends(get_redis)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 NowDep = Annotated[datetime, Depends(utc_now)]
 
-Reader = Annotated[Principal, Depends(requires(Scope.READ))]
-Writer = Annotated[Principal, Depends(requires(Scope.WRITE))]
-AlertHandler = Annotated[Principal, Depends(requires(Scope.ALERTS))]
+# Each route takes exactly ONE of these scope-carrying aliases (it becomes the operation's
+# OpenAPI `security`). The *Patient / *Ward ones also check the path's patient / ward against the
+# caller's ward grants (404 unknown patient, 403 other ward) and note it in the audit entry.
+Reader = Annotated[Principal, scoped(Scope.READ)]
+Writer = Annotated[Principal, scoped(Scope.WRITE)]
+AlertHandler = Annotated[Principal, scoped(Scope.ALERTS)]
+Auditor = Annotated[Principal, scoped(Scope.AUDIT)]
+Administrator = Annotated[Principal, scoped(Scope.ADMIN)]
+ReadablePatient = Annotated[PatientRecord, Depends(patient_access(Scope.READ))]
+WritablePatient = Annotated[PatientRecord, Depends(patient_access(Scope.WRITE))]
+ClinicalPatient = Annotated[PatientRecord, Depends(patient_access(Scope.CLINICAL))]
+AlertablePatient = Annotated[PatientRecord, Depends(patient_access(Scope.ALERTS))]
+ReadableWard = Annotated[str, Depends(ward_access(Scope.READ))]
+WritableWard = Annotated[str, Depends(ward_access(Scope.WRITE))]
 
 WardId = Annotated[str, Path(pattern=ID_PATTERN, examples=["north-1"])]
 PatientId = Annotated[str, Path(pattern=ID_PATTERN, examples=["p-7f3a9c2e41d8"])]

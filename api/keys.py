@@ -53,6 +53,22 @@ def alerts(patient_id: str) -> str:
     return f"{_p(patient_id)}:alerts"
 
 
+def care_plan(patient_id: str) -> str:
+    """String: the patient's current care plan record JSON (version, plan, set_by, reason, set_at)."""
+    return f"{_p(patient_id)}:careplan"
+
+
+def care_plan_history(patient_id: str) -> str:
+    """Stream: every care plan version ever set (the audit trail; never trimmed)."""
+    return f"{_p(patient_id)}:careplan:history"
+
+
+def alerting_state(patient_id: str) -> str:
+    """Hash: the evaluation state the rules carry between readings (continuous mode, last valid
+    reading, gateway and device of the latest reading) -- api/alert_engine.py."""
+    return f"{_p(patient_id)}:alerting"
+
+
 # -- per shard ---------------------------------------------------------------------------
 def eval_stream(shard: int) -> str:
     """Stream: readings waiting for evaluation, read through consumer group EVAL_GROUP."""
@@ -70,8 +86,13 @@ def open_alerts(shard: int) -> str:
 
 
 def alert_events(shard: int) -> str:
-    """Stream: alert lifecycle events (raised, upgraded, acknowledged, resolved)."""
+    """Stream: alert lifecycle events (raised, upgraded, acknowledged, resolved, escalated, ...)."""
     return f"ox:{tag(shard)}:alert-events"
+
+
+def notifications(shard: int) -> str:
+    """Stream: what should be told to people (alerting.alerts.Notification), `page` = interrupt now."""
+    return f"ox:{tag(shard)}:notify"
 
 
 # -- global lookups (small, rarely written) ----------------------------------------------
@@ -93,3 +114,53 @@ def wards() -> str:
 def gateway_status(gateway_id: str) -> str:
     """Hash: last status message of the gateway (from its retained status topic)."""
     return f"ox:gateway:{gateway_id}"
+
+
+def ward_alerting(ward: str) -> str:
+    """String: the ward's alerting configuration record JSON (escalation, overdue ladder, schedule, ...).
+    Hash-tagged with the ward, like its history, so one MULTI writes both."""
+    return f"ox:{{w:{ward}}}:alerting"
+
+
+def ward_alerting_history(ward: str) -> str:
+    """Stream: every version of the ward's alerting configuration (the audit trail)."""
+    return f"ox:{{w:{ward}}}:alerting:history"
+
+
+#: String with a TTL: which process runs the time-based alert rules now (api/scheduler.py).
+SCHEDULER_LEASE = "ox:scheduler:lease"
+
+
+# -- security (api/security/) -------------------------------------------------------------
+AUDIT = "ox:audit"
+"""Stream: the append-only audit log (api/security/audit.py); never trimmed by the service."""
+
+
+def principal(principal_id: str) -> str:
+    """Hash: a user or API key: kind, name, role, wards, credential hash, not_before, disabled."""
+    return f"ox:auth:principal:{principal_id}"
+
+
+def principals() -> str:
+    """Set: every principal id."""
+    return "ox:auth:principals"
+
+
+def username(name: str) -> str:
+    """String: username (lower case) -> principal id."""
+    return f"ox:auth:user:{name}"
+
+
+def denied_token(token_id: str) -> str:
+    """String with a TTL: a revoked JWT id, kept until the token would have expired."""
+    return f"ox:auth:deny:{token_id}"
+
+
+def rate_bucket(subject: str) -> str:
+    """Hash: a principal's token bucket (tokens, last refill time); expires when idle."""
+    return f"ox:rl:{subject}"
+
+
+def web_session(digest: str) -> str:
+    """Hash with an idle TTL: a browser sign-in session (api/web_session.py), by SHA-256 of its cookie."""
+    return f"ox:web:session:{digest}"

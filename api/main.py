@@ -9,29 +9,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi_offline import FastAPIOffline
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import alert_store, registry
-from api.auth import AuthError, StaticTokenAuthenticator
+from api import alert_store, logs, registry
+from api.auth import Authenticator, AuthError, RateLimited
 from api.ingest import IngestService
+from api.metrics import HttpMetrics
+from api.notify.service import from_settings as notification_delivery
 from api.queries import CursorError
 from api.routes import mount
 from api.schemas import Problem
+from api.security.audit import AuditCursorError
+from api.security.middleware import EdgeMiddleware
+from api.security.principals import PrincipalNotFound, UsernameTaken
+from api.security.tokens import TokenConfig, derive_key
 from api.settings import ApiSettings
+from api.web_middleware import WebSessionMiddleware
 from api.worker import EvaluationWorker
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,8 @@ PROBLEM_JSON = "application/problem+json"
 #: longer than this means Redis is in trouble, and the caller gets a 503 instead of a hang.
 REDIS_CONNECT_TIMEOUT_S = 2.0
 REDIS_COMMAND_TIMEOUT_S = 5.0
+#: Seconds open connections get to finish when the service stops.
+SHUTDOWN_GRACE_S = 5
 
 _STATUS_OF: dict[type[Exception], int] = {
     registry.PatientNotFound: 404,
@@ -49,6 +57,9 @@ _STATUS_OF: dict[type[Exception], int] = {
     alert_store.NotFound: 404,
     alert_store.Conflict: 409,
     CursorError: 400,
+    AuditCursorError: 400,
+    PrincipalNotFound: 404,
+    UsernameTaken: 409,
 }
 
 
@@ -82,6 +93,13 @@ async def _auth_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _rate_limited(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimited)
+    response = problem(request, 429, f"rate limit reached; retry after {exc.retry_after} s")
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     # Drop the rejected input from each error: it may be long, and it is the caller's own data.
@@ -102,16 +120,6 @@ async def _storage_down(request: Request, exc: Exception) -> Response:
     return problem(request, 503, "the data store is unavailable; retry shortly")
 
 
-async def _access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """One line per request naming the route (its handler), never the raw path with patient ids."""
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = getattr(request.scope.get("route"), "name", "<unrouted>")
-    elapsed_ms = (time.perf_counter() - started) * 1e3
-    log.info("%s %s %d %.1fms", request.method, route, response.status_code, elapsed_ms)
-    return response
-
-
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ApiSettings = app.state.settings
@@ -123,6 +131,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.redis = redis
     worker = EvaluationWorker(settings) if settings.run_worker else None
+    # Alert notifications to the wards' rotas (api/notify/): runs wherever the evaluation worker runs.
+    notifier = notification_delivery(settings) if settings.run_worker else None
     ingest = IngestService(settings) if settings.run_ingest else None
     app.state.ingest = ingest
     app.state.worker = worker
@@ -131,6 +141,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # so nothing new arrives while the worker drains.
         if worker is not None:
             await asyncio.to_thread(worker.start)
+        if notifier is not None:
+            notifier.start()
         if ingest is not None:
             await asyncio.to_thread(ingest.start)
         yield
@@ -139,7 +151,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.to_thread(ingest.stop)
         if worker is not None:
             await asyncio.to_thread(worker.stop)
+        if notifier is not None:
+            await asyncio.to_thread(notifier.stop)
         await redis.aclose()
+
+
+def _authenticator(settings: ApiSettings) -> Authenticator:
+    secret = settings.jwt_secret
+    key = secret.get_secret_value().encode("utf-8") if secret is not None else derive_key(settings.tokens())
+    config = TokenConfig(key, settings.jwt_issuer, settings.jwt_audience, settings.access_token_ttl_s)
+    return Authenticator(settings.tokens(), config)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -150,21 +171,32 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         title="Oxiward",
         version="1",
         summary="Remote monitoring for pulse-oximetry virtual wards",
-        description="Readings, alerts and the ward queue. /v1 calls need `Authorization: Bearer <token>`.",
+        description=(
+            "Readings, alerts and the ward queue. /v1 calls need `Authorization: Bearer <token>`: an access "
+            "token from `POST /v1/auth/token`, an API key, or a bootstrap token. Each operation states its "
+            "scope; ward-limited principals see only their wards. Errors are RFC 9457 problem details. "
+            "See docs/api.md for roles, rate limits, audit and the versioning policy."
+        ),
         lifespan=_lifespan,
     )
     app.state.settings = settings
-    app.state.authenticator = StaticTokenAuthenticator(settings.tokens())
+    app.state.authenticator = _authenticator(settings)
+    app.state.http_metrics = HttpMetrics()
     app.state.ingest = None
     app.state.worker = None
     for cls in _STATUS_OF:
         app.add_exception_handler(cls, _domain_error)
     app.add_exception_handler(AuthError, _auth_error)
+    app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RedisConnectionError, _storage_down)
     app.add_exception_handler(RedisTimeoutError, _storage_down)
-    app.middleware("http")(_access_log)
+    # Request id, body size limit, audit entry, access log and latency for every request.
+    # The ward pages' session cookie -> bearer (api/web_middleware.py); added first, so it runs inside
+    # EdgeMiddleware and a request it refuses is still audited.
+    app.add_middleware(WebSessionMiddleware)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=app.state.http_metrics)
     mount(app)
     return app
 
@@ -173,5 +205,16 @@ def serve(settings: ApiSettings) -> None:
     """Run the service with uvicorn until SIGINT/SIGTERM (used by ``oxiward api``)."""
     import uvicorn
 
-    # access_log off: uvicorn's line carries the raw path (patient ids); _access_log replaces it.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
+    logs.configure(settings.log_format)
+    # access_log off: uvicorn's line carries the raw path (patient ids); EdgeMiddleware logs the route.
+    # Open live streams (the ward pages' Server-Sent Events) never finish on their own: give them a few
+    # seconds on shutdown, then close them (the pages reconnect to the next process).
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        # None: uvicorn's own lines go through the root handlers, as JSON with the rest (api/logs.py).
+        log_config=None,
+    )

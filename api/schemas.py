@@ -205,8 +205,20 @@ _ALERT_EXAMPLE: dict[str, Any] = {
 }
 
 
+class AlertEventRead(BaseModel):
+    at: UtcTime
+    kind: str = Field(
+        description="raised, upgraded, acknowledged, snoozed, escalated, all-clear, resolved, ..."
+    )
+    priority: str
+    by: str | None = None
+    detail: str = ""
+    tier: int | None = None
+
+
 class AlertRead(BaseModel):
-    """An alert (api/alert_store.py). Alerts latch: only a clinician's resolve ends one."""
+    """An alert (api/alert_record.py). High priority latches until a clinician resolves it; lower
+    priorities resolve themselves with an all-clear when their condition clears (§5.1)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_ALERT_EXAMPLE]})
 
@@ -229,6 +241,23 @@ class AlertRead(BaseModel):
     resolved_by: str | None
     resolved_at: UtcTime | None
     outcome: str | None
+    # -- since issue 4 (absent from alerts stored before it: defaults) --
+    technical: bool = Field(default=False, description="device, data or system alert, not physiological")
+    reasons: list[str] = Field(default_factory=list)
+    condition_active: bool = Field(
+        default=True, description="false on an open alert: latched, condition gone"
+    )
+    snoozed_by: str | None = None
+    snoozed_until: UtcTime | None = None
+    snooze_priority: str | None = None
+    tier: int = Field(default=0, description="escalation tier now notified (0 = first)")
+    tier_since: UtcTime | None = None
+    news2_total: int | None = None
+    news2_partial: bool | None = None
+    response: str | None = Field(default=None, description="NEWS2 Chart 4 response, NEWS2 plans only")
+    events: list[AlertEventRead] = Field(
+        default_factory=list, description="the alert's history, oldest first"
+    )
 
 
 class AlertList(BaseModel):

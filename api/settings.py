@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator
@@ -33,6 +34,24 @@ class ApiSettings(BaseSettings):
     run_ingest: bool = True
     run_worker: bool = True
     worker_name: str = "worker-0"
+    # -- security (docs/api.md) --
+    #: HS256 key for access tokens (32+ characters). Unset: derived from api_tokens (see
+    #: api/security/tokens.py); set it explicitly in production, the same in every API process.
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = Field(default="oxiward", min_length=1)
+    jwt_audience: str = Field(default="oxiward-api", min_length=1)
+    #: Access-token lifetime: short, because a stolen token works until it expires or is revoked.
+    access_token_ttl_s: int = Field(default=900, ge=60, le=900)
+    #: Per-principal token bucket: sustained requests per second, and the burst allowed.
+    rate_limit_per_s: float = Field(default=20.0, gt=0, le=1_000_000)
+    rate_limit_burst: int = Field(default=200, ge=1, le=1_000_000)
+    #: Token endpoint, per client address and account: slows password guessing (and scrypt CPU).
+    auth_rate_limit_per_s: float = Field(default=0.5, gt=0, le=1_000_000)
+    auth_rate_limit_burst: int = Field(default=10, ge=1, le=1_000_000)
+    #: Largest request body accepted (413 above it).
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    #: Application log lines as JSON objects (with the request id), or plain text for a terminal.
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("redis_url")
     @classmethod
@@ -55,6 +74,13 @@ class ApiSettings(BaseSettings):
         tokens = [t.strip() for t in v.get_secret_value().split(",") if t.strip()]
         if not tokens or any(len(t) < 16 for t in tokens):
             raise ValueError("give at least one token of 16 or more characters (e.g. `openssl rand -hex 24`)")
+        return v
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _jwt_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("give at least 32 characters (e.g. `openssl rand -hex 32`)")
         return v
 
     def tokens(self) -> frozenset[str]:

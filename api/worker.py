@@ -1,13 +1,20 @@
-"""Evaluation worker: shard eval streams -> alerting.evaluate -> alert changes, one atomic step each.
+"""Evaluation worker: shard eval streams -> alerting.rules -> alert lifecycle, one atomic save each.
 
 An adapter around the pure rules: it reads the clock and passes it in. Per batch of stream entries
-it reads the open alerts of the patients concerned (one round trip), evaluates in order, then runs
-one `apply` step per entry (one pipelined round trip): the alert change, its event, the open
-summary, XACK and XDEL, atomically in the patient's slot (api/lua/alerts.lua). Each step carries the
-open alert as it was read; if a clinician (REST) or another worker changed it meanwhile the step
-does nothing and answers `conflict`, and that entry is evaluated again against the new state.
-So a restart or a second worker never loses nor doubles an alert: an entry is either fully applied
-and acknowledged, or still pending and evaluated again.
+it reads the context of the patients concerned (one round trip, api/patient_context.py: open
+alerts, care plan, manual observations, continuous-mode state, discharge), evaluates the entries in
+stream order (api/evaluation.py: each patient's readings in order, each one seeing the state the
+previous one left), then runs one `save` per entry (one pipelined round trip): the alert changes,
+their events and notifications, the open summary, the alerting state, XACK and XDEL, atomically in
+the patient's slot (api/lua/alerts.lua). Alert state is therefore saved before -- in the same step
+as -- the entry is acknowledged. Each save carries what it read; if a clinician (REST), the
+scheduler or another worker changed it meanwhile the save does nothing and answers `conflict`, and
+that entry is evaluated again against the new state. So a restart or a second worker never loses
+nor doubles an alert: an entry is either fully applied and acknowledged, or still pending and
+evaluated again.
+
+The time-based rules (escalation, missed readings, technical alerts) run in the scheduler thread
+(api/scheduler.py) this worker starts beside its own, not on readings.
 
 Consumer group keys.EVAL_GROUP; this worker first re-reads its own pending entries (id 0), then new
 ones (`>`), and every CLAIM_EVERY_S claims entries idle longer than claim_idle_ms from consumers that
@@ -18,85 +25,38 @@ failure is never silent, and one bad entry cannot stop the worker.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
-from alerting.evaluate import DEFAULT_LATE_AFTER, RULE, Action, Decision, evaluate
-from alerting.model import Mode, Observation, Priority
+from alerting.rules import FAILED_RULE
 from api import keys
-from api.alert_store import Apply, Cause, SyncAlertStore, encode, new_alert, snapshot, upgraded
+from api.alert_engine import Change
+from api.alert_store import SyncAlertStore, text
 from api.contract import format_utc_ms
-from api.reading_codec import decode_fields, from_fields
+from api.eval_support import MAX_CONFLICT_RETRIES, Entry, FailurePath, WorkerStats, ack, entries_of
+from api.evaluation import evaluate_entry, observation
+from api.patient_context import WardConfigs, load_many
+from api.reading_codec import decode_fields
+from api.scheduler import DEFAULT_INTERVAL_S, AlertScheduler
 from api.settings import ApiSettings
-from api.store import DEAD_LETTER_MAXLEN, TRANSIENT, connect, dead_letter_fields
+from api.store import TRANSIENT, connect
 
 log = logging.getLogger(__name__)
 
-FAILED_RULE = "evaluation-failed"
+__all__ = ["FAILED_RULE", "EvaluationWorker", "WorkerStats", "heartbeat_key", "observation"]
+
 HEARTBEAT_PREFIX = "ox:worker:"
 CLAIM_EVERY_S = 30.0
-MAX_CONFLICT_RETRIES = 5
-_EVENT = {Action.RAISE: "raised", Action.UPGRADE: "upgraded"}
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    stream: str
-    entry_id: str
-    fields: dict[str, str] | None  # None: the entry was deleted while pending
-
-
-@dataclass
-class WorkerStats:
-    evaluated: int = 0
-    raised: int = 0
-    upgraded: int = 0
-    failed: int = 0
-    conflicts: int = 0
-    claimed: int = 0
 
 
 def heartbeat_key(name: str) -> str:
     return f"{HEARTBEAT_PREFIX}{name}"
-
-
-def observation(fields: dict[str, str]) -> Observation:
-    r = from_fields(fields)
-    return Observation(
-        measured_at=datetime.fromtimestamp(r.measured_ms / 1000, tz=UTC),
-        spo2=r.spo2,
-        pulse=r.pulse,
-        mode=Mode(r.mode),
-        measurement_status=r.measurement_status,
-        device_sensor_status=r.device_sensor_status,
-        perfusion_index=r.perfusion_index,
-        device_clock_not_set=r.device_clock_not_set,
-    )
-
-
-def _text(v: Any) -> str:
-    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
-
-
-def _entries(reply: Any) -> list[Entry]:
-    """XREADGROUP reply -> entries in order. RESP2: [[stream, rows]]; RESP3: {stream: [rows]}."""
-    if isinstance(reply, dict):
-        items = [(stream, wrapped[0] if wrapped else []) for stream, wrapped in reply.items()]
-    else:
-        items = reply or []
-    out: list[Entry] = []
-    for stream, rows in items:
-        out += [Entry(_text(stream), _text(eid), None if not f else decode_fields(f)) for eid, f in rows]
-    return out
 
 
 class EvaluationWorker:
@@ -108,17 +68,18 @@ class EvaluationWorker:
         *,
         client: redis.Redis | None = None,
         clock: Callable[[], datetime] | None = None,
-        late_after: timedelta = DEFAULT_LATE_AFTER,
         claim_idle_ms: int = 60_000,
         batch_size: int = 200,
         block_ms: int = 1000,
         heartbeat_ttl_ms: int = 10_000,
+        run_scheduler: bool = True,
+        scheduler_interval_s: float = DEFAULT_INTERVAL_S,
     ) -> None:
         self.name = settings.worker_name
         self._r = client or connect(settings.redis_url)
         self._alerts = SyncAlertStore(self._r)
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._late_after = late_after
+        self._configs = WardConfigs()
         self._claim_idle_ms = claim_idle_ms
         self._batch = batch_size
         self._block_ms = block_ms
@@ -129,6 +90,12 @@ class EvaluationWorker:
         self._thread: threading.Thread | None = None
         self._redis_down = False
         self.stats = WorkerStats()
+        self._failures = FailurePath(self._r, self._alerts, self._configs, self._clock, self._count)
+        self.scheduler = (
+            AlertScheduler(settings, client=self._r, clock=self._clock, interval_s=scheduler_interval_s)
+            if run_scheduler
+            else None
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------
     def ensure_groups(self) -> None:
@@ -145,9 +112,13 @@ class EvaluationWorker:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"eval-{self.name}", daemon=True)
         self._thread.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        if self.scheduler is not None:
+            self.scheduler.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -220,7 +191,7 @@ class EvaluationWorker:
             count=self._batch,
             block=None if (history or not block) else self._block_ms,
         )
-        entries = _entries(reply)
+        entries = entries_of(reply)
         if history:
             seen = {e.stream for e in entries}
             for stream, cursor in self._cursor.items():
@@ -242,10 +213,10 @@ class EvaluationWorker:
                 reply = self._r.xautoclaim(
                     stream, keys.EVAL_GROUP, self.name, self._claim_idle_ms, start, count=self._batch
                 )
-                start, rows = _text(reply[0]), reply[1]
+                start, rows = text(reply[0]), reply[1]
                 for gone in reply[2] if len(reply) > 2 else []:
                     self._r.xack(stream, keys.EVAL_GROUP, gone)
-                entries = [Entry(stream, _text(i), None if not f else decode_fields(f)) for i, f in rows]
+                entries = [Entry(stream, text(i), None if not f else decode_fields(f)) for i, f in rows]
                 if entries:
                     self.process(entries)
                     claimed += len(entries)
@@ -272,117 +243,55 @@ class EvaluationWorker:
             pending = self._evaluate_batch(pending)
             self.stats.conflicts += len(pending)
         # Still contended after every retry: stays pending, evaluated on a later pass.
-        log.warning("%d entries left pending: their open alerts kept changing", len(pending))
+        log.warning("%d entries left pending: their alert state kept changing", len(pending))
 
     def _evaluate_batch(self, batch: list[tuple[Entry, str]]) -> list[tuple[Entry, str]]:
-        """One read + one apply round trip; returns the entries that met a conflict."""
-        pids = list(dict.fromkeys(pid for _, pid in batch))
-        current = dict(zip(pids, self._alerts.get_open_many([(p, RULE) for p in pids]), strict=True))
-        steps: list[Apply] = []
-        stepped: list[tuple[Entry, str]] = []
+        """One read + one save round trip; returns the entries that met a conflict."""
+        contexts = load_many(self._r, self._alerts, [pid for _, pid in batch], self._configs)
         now = self._clock()
+        changes: list[Change] = []
+        stepped: list[tuple[Entry, str]] = []
+        failed: list[tuple[Entry, str, Exception]] = []
         for e, pid in batch:
             assert e.fields is not None
-            raw = current[pid]
+            ctx = contexts[pid]
             try:
-                if isinstance(raw, Exception):  # Redis refused to read this patient's alerts
-                    raise raw
-                decision = evaluate(
-                    observation(e.fields),
-                    None if raw == "" else snapshot(json.loads(raw)),
-                    now,
-                    late_after=self._late_after,
-                )
-                step = self._step_for(e, pid, raw, decision, now)
+                if isinstance(ctx, Exception):  # Redis refused to read this patient's state
+                    raise ctx
+                change = evaluate_entry(ctx, e.entry_id, e.fields, now)
             except TRANSIENT:
                 raise
             except Exception as exc:  # one bad entry must not stop the others
-                self._fail(e, pid, exc)
+                failed.append((e, pid, exc))
                 continue
-            if step.new_alert is not None:
-                current[pid] = encode(step.new_alert)
-            steps.append(step)
+            changes.append(change)
             stepped.append((e, pid))
         retry: list[tuple[Entry, str]] = []
-        results = self._alerts.apply_many(steps) if steps else []
-        for (e, pid), step, result in zip(stepped, steps, results, strict=True):
+        results = self._alerts.save_many(changes) if changes else []
+        for (e, pid), change, result in zip(stepped, changes, results, strict=True):
             if isinstance(result, TRANSIENT):
                 raise result
             if isinstance(result, Exception):
-                self._fail(e, pid, result)
+                failed.append((e, pid, result))
             elif result == "conflict":
                 retry.append((e, pid))
             elif result == "ok":
                 self.stats.evaluated += 1
-                self.stats.raised += step.event == "raised"
-                self.stats.upgraded += step.event == "upgraded"
+                self._count(change)
+        # After the batch's saves, so each failure alert is built on what is stored now.
+        for e, pid, problem in failed:
+            self._fail(e, pid, problem)
         return retry
 
-    def _step_for(self, e: Entry, pid: str, raw: str, d: Decision, now: datetime) -> Apply:
-        assert e.fields is not None
-        if d.action not in _EVENT or d.priority is None:
-            return Apply(pid, RULE, e.entry_id, raw)
-        spo2 = e.fields.get("s")
-        cause = Cause(
-            reading_id=e.fields["r"],
-            spo2=None if spo2 is None else float(spo2),
-            measured_at=format_utc_ms(int(e.fields["m"])),
-            band=d.band,
-            late=d.late,
-            questionable=d.questionable,
-            detail=",".join(d.quality.reasons) or None,
-        )
-        if d.action is Action.RAISE:
-            alert = new_alert(uuid.uuid4().hex, pid, RULE, d.priority, cause, now)
-        else:
-            alert = upgraded(json.loads(raw), d.priority, cause, now)
-        return Apply(pid, RULE, e.entry_id, raw, alert, _EVENT[d.action])
+    def _count(self, change: Change) -> None:
+        self.stats.count(change)
+        self.stats.raised += change.kinds.count("raised")
+        self.stats.upgraded += change.kinds.count("upgraded")
 
     def _ack(self, e: Entry) -> None:
-        pipe = self._r.pipeline(transaction=False)
-        pipe.xack(e.stream, keys.EVAL_GROUP, e.entry_id)
-        pipe.xdel(e.stream, e.entry_id)
-        pipe.execute()
+        ack(self._r, e)
 
     def _fail(self, e: Entry, pid: str | None, exc: Exception) -> None:
         """Dead-letter the entry, raise a technical alert for the patient, acknowledge the entry."""
         self.stats.failed += 1
-        kind = type(exc).__name__
-        log.error("evaluation of entry %s failed: %s", e.entry_id, kind)
-        log.debug("evaluation failure detail", exc_info=exc)
-        raw = json.dumps(e.fields or {}, separators=(",", ":")).encode("utf-8")
-        pipe = self._r.pipeline(transaction=False)
-        now_ms = int(time.time() * 1000)
-        fields = dead_letter_fields("evaluation-failed", f"{kind}: {exc}", e.stream, raw, now_ms)
-        pipe.xadd(keys.DEAD_LETTER, fields, maxlen=DEAD_LETTER_MAXLEN, approximate=True)
-        pipe.hincrby(keys.METRICS, "dead_letter:evaluation-failed", 1)
-        pipe.execute()
-        if pid is None or not self._raise_technical(e, pid, kind):
-            self._ack(e)
-
-    def _raise_technical(self, e: Entry, pid: str, kind: str) -> bool:
-        """Open (or keep) the patient's technical alert and settle the entry; False if Redis refused."""
-        for _ in range(MAX_CONFLICT_RETRIES):
-            (raw_open,) = self._alerts.get_open_many([(pid, FAILED_RULE)])
-            if isinstance(raw_open, TRANSIENT):
-                raise raw_open
-            if isinstance(raw_open, Exception):
-                break
-            alert = None
-            if raw_open == "":  # latched: one open technical alert per patient is enough
-                cause = Cause(_field(e, "r"), None, None, None, detail=kind)
-                alert = new_alert(uuid.uuid4().hex, pid, FAILED_RULE, Priority.LOW, cause, self._clock())
-            step = Apply(pid, FAILED_RULE, e.entry_id, raw_open, alert, "raised" if alert else "")
-            [result] = self._alerts.apply_many([step])
-            if isinstance(result, TRANSIENT):
-                raise result
-            if isinstance(result, Exception):
-                break
-            if result != "conflict":
-                return True
-        log.error("no technical alert for entry %s: its patient's alert record is unusable", e.entry_id)
-        return False
-
-
-def _field(e: Entry, name: str) -> str | None:
-    return None if e.fields is None else e.fields.get(name)
+        self._failures.fail(e, pid, exc)

@@ -12,13 +12,15 @@ import contextlib
 import logging
 import signal
 import threading
-from typing import Final
+from typing import Any, Final
 
 from gateway.ble import Backoff, BleAdapter
+from gateway.clock import gateway_clock
 from gateway.device_session import DeviceSession
 from gateway.model import DeviceStatus
 from gateway.mqtt_client import GatewayMqtt
 from gateway.outbox import Outbox
+from gateway.plans import PlanOptions
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -72,14 +74,15 @@ class Gateway:
             Outbox, settings.resolved_outbox_path, max_rows=settings.outbox_max_rows
         )
         self.outbox = outbox
-        mqtt = GatewayMqtt.from_settings(settings, outbox)
+        mqtt = GatewayMqtt.from_settings(settings, outbox, status_extra=self._status_extra)
         self.mqtt = mqtt
         adapter = BleAdapter(
-            settings.devices, scan_timeout_s=settings.scan_timeout_s, scanner_backend=self.scanner_backend
+            settings.addresses, scan_timeout_s=settings.scan_timeout_s, scanner_backend=self.scanner_backend
         )
+        options = PlanOptions(berrymed_berry=settings.berrymed_berry, o2ring_poll_s=settings.o2ring_poll_s)
         self.sessions = [
             DeviceSession(
-                address,
+                device,
                 gateway_id=settings.gateway_id,
                 outbox=outbox,
                 adapter=adapter,
@@ -88,8 +91,11 @@ class Gateway:
                 on_change=self._devices_changed,
                 client_backend=self.ble_backend,
                 model=settings.model,
+                continuous_rate_hz=settings.continuous_rate_hz,
+                experimental=settings.experimental_protocols,
+                options=options,
             )
-            for address in settings.devices
+            for device in settings.device_configs
         ]
         mqtt.set_devices(self.device_statuses())
         tasks: list[asyncio.Task[None]] = []
@@ -99,10 +105,12 @@ class Gateway:
             if handle_signals:
                 self._install_signals()
             log.info(
-                "Gateway %s started: %d oximeter(s), broker %s, outbox %s (%d pending)",
-                settings.gateway_id, len(self.sessions), settings.mqtt_url,
-                settings.resolved_outbox_path, outbox.depth(),
+                "The gateway has started and is looking for %d oximeter(s); "
+                "%d readings are waiting to be sent.",
+                len(self.sessions), outbox.depth(),
             )  # fmt: skip
+            log.debug("gateway %s: broker %s, outbox %s", settings.gateway_id, settings.mqtt_url,
+                      settings.resolved_outbox_path)  # fmt: skip
             self.ready.set()
             stop_waiter = asyncio.create_task(self._stop.wait())
             done, _ = await asyncio.wait([stop_waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -110,7 +118,8 @@ class Gateway:
             for task in done - {stop_waiter}:
                 # A bug, not a BLE problem (those are retried inside): stop and let it show.
                 if not task.cancelled() and task.exception() is not None:
-                    log.error("Oximeter session %s ended unexpectedly", task.get_name())
+                    log.error("The gateway stopped reading an oximeter because of a fault; it will restart.")
+                    log.debug("session %s failed", task.get_name(), exc_info=task.exception())
         finally:
             await self._shutdown(tasks, mqtt, outbox)
         for task in tasks:
@@ -118,7 +127,7 @@ class Gateway:
                 raise error
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]], mqtt: GatewayMqtt, outbox: Outbox) -> None:
-        log.info("Gateway %s stopping", self.settings.gateway_id)
+        log.info("The gateway is stopping; readings already received are kept.")
         self._remove_signals()
         for session in self.sessions:
             session.stop()
@@ -127,7 +136,11 @@ class Gateway:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
         await asyncio.to_thread(mqtt.stop)
         await asyncio.to_thread(outbox.close)
-        log.info("Gateway %s stopped", self.settings.gateway_id)
+        log.info("The gateway has stopped.")
+
+    def _status_extra(self) -> dict[str, Any]:
+        # Called on the publisher's thread for every heartbeat; reads only.
+        return {"clock": gateway_clock().as_status()}
 
     def _devices_changed(self) -> None:
         if self.mqtt is not None:

@@ -1,13 +1,12 @@
-"""BLE link to PLX oximeters: the gateway's only user of bleak and bleak-retry-connector.
+"""BLE link to one oximeter: the gateway's only user of bleak's client and of bleak-retry-connector.
 
-Rules from docs/shared ble-protocols.md §3.3 that shape this file:
-- one scan at a time per gateway, and no scan while connecting (pitfall 3, `org.bluez.Error.InProgress`):
-  all links share one `BleAdapter`, whose lock covers scanning and connecting;
-- connect with the scanned `BLEDevice`, never a bare address (pitfall 4);
-- notifications stop with the connection: subscribe again after every connect (pitfall 2), and
-  drop callbacks from an earlier connection;
-- no D-Bus raises a plain FileNotFoundError, not a BleakError (services.md): catch OSError too.
-Callbacks only copy the bytes, stamp the receive time and enqueue; nothing here blocks the loop.
+Find (gateway/ble_scan.py) → connect with back-off (bleak-retry-connector) → pair if the device needs
+a bonded link → choose the protocol by the GATT services the device really offers → run that
+protocol's plan (gateway/plans.py) → wait for the disconnect → repeat, for as long as `run()` runs.
+Rules from ble-protocols.md §3.3: notifications stop with the connection, so every connect
+subscribes again (pitfall 2) and callbacks from an earlier connection are dropped; no D-Bus is a
+plain FileNotFoundError (services.md), so OSError is caught with BleakError. Callbacks only copy
+the bytes, stamp the receive time and enqueue: nothing here blocks the loop.
 """
 
 from __future__ import annotations
@@ -15,258 +14,268 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Final
 
-from bleak import BleakClient, BleakScanner
+from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient
-from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
-from bleak.exc import BleakDBusError, BleakDeviceNotFoundError, BleakError
-from bleak_retry_connector import BleakNotFoundError, establish_connection
+from bleak.exc import BleakError
+from bleak_retry_connector import establish_connection
 
-from gateway.model import DeviceState
-from gateway.protocols import plx
+from gateway.advice import classify, technical
+from gateway.backoff import Backoff
+from gateway.ble_scan import BleAdapter, Sighting
+from gateway.config import DeviceConfig
+from gateway.link_state import LinkState, PairingError, UnsupportedDeviceError
+from gateway.model import DeviceState, Frame
+from gateway.plans import LinkPlan, PlanOptions, plan_for
+from gateway.protocols import registry
+from gateway.protocols.errors import ProtocolError
 
 log = logging.getLogger(__name__)
 
 MODEL_NUMBER_UUID: Final = "00002a24-0000-1000-8000-00805f9b34fb"  # Device Information: Model Number
-SEEN_FRESH_S: Final = 5.0  # an advertisement this recent is good enough to connect to
+FIRMWARE_UUID: Final = "00002a26-0000-1000-8000-00805f9b34fb"  # Device Information: Firmware Revision
+BATTERY_LEVEL_UUID: Final = "00002a19-0000-1000-8000-00805f9b34fb"  # Battery Service: Battery Level
 DISCONNECT_TIMEOUT_S: Final = 5.0
 # Every way a BLE attempt fails without it being our bug: bleak's errors, the OS's (no D-Bus is a
-# FileNotFoundError), D-Bus socket loss (EOFError) and timeouts (TimeoutError is an OSError).
-LINK_ERRORS: Final = (BleakError, OSError, EOFError)
+# FileNotFoundError), D-Bus socket loss (EOFError), timeouts (an OSError), and devices that turn
+# out to be something else or will not pair.
+LINK_ERRORS: Final = (BleakError, OSError, EOFError, ProtocolError, UnsupportedDeviceError, PairingError)
+
+__all__ = ["LINK_ERRORS", "Backoff", "BleAdapter", "DeviceLink", "Frame"]
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One notification or indication as received: bytes copied, receive time stamped at once."""
+class BleakPort:
+    """gateway.plans.Port over one connected BleakClient."""
 
-    characteristic_uuid: str
-    data: bytes
-    received_at: datetime
+    def __init__(self, link: DeviceLink, client: BleakClient, generation: int) -> None:
+        self.name = link.device.name
+        self._link, self._client, self._generation = link, client, generation
 
+    def _char(self, uuid: str) -> BleakGATTCharacteristic | None:
+        return self._client.services.get_characteristic(uuid)
 
-class Backoff:
-    """Exponential back-off with a cap and "equal jitter" (half fixed, half random)."""
+    def has(self, uuid: str) -> bool:
+        return self._char(uuid) is not None
 
-    def __init__(self, min_s: float, max_s: float, rng: random.Random | None = None) -> None:
-        self.min_s, self.max_s = min_s, max_s
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._attempt = 0
+    async def read(self, uuid: str) -> bytes:
+        return bytes(await self._client.read_gatt_char(uuid))
 
-    def next(self) -> float:
-        delay = min(self.max_s, self.min_s * 2.0**self._attempt)
-        self._attempt = min(self._attempt + 1, 32)
-        return delay / 2 + self._rng.uniform(0, delay / 2)
+    async def write(self, uuid: str, data: bytes, *, response: bool = True) -> None:
+        await self._client.write_gatt_char(uuid, data, response=response)
 
-    def reset(self) -> None:
-        self._attempt = 0
+    async def subscribe(self, uuid: str) -> None:
+        link, generation = self._link, self._generation
 
+        def on_value(_characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
+            if generation == link.generation:  # else a subscription left from an earlier connection
+                link.on_frame(Frame(uuid, bytes(data), datetime.now(UTC)))
 
-class BleAdapter:
-    """The gateway's one radio: shared discovery (one scan serves every waiting link) and a lock that
-    keeps scans and connection attempts apart."""
+        # The same call enables indications (0x2A5E, RACP): ble-protocols.md §3.1.
+        await self._client.start_notify(uuid, on_value)
 
-    def __init__(
-        self,
-        addresses: Iterable[str],
-        *,
-        scan_timeout_s: float,
-        scanner_backend: type[BaseBleakScanner] | None = None,
-    ) -> None:
-        self.addresses = frozenset(a.upper() for a in addresses)
-        self.scan_timeout_s = scan_timeout_s
-        self.scanner_backend = scanner_backend
-        self.lock = asyncio.Lock()
-        self._seen: dict[str, tuple[BLEDevice, float]] = {}
-        self._waiting: dict[str, int] = {}
+    async def subscribe_raw(self, uuid: str, callback: Callable[[bytes], None]) -> None:
+        link, generation = self._link, self._generation
 
-    def _match(self, device: BLEDevice, _adv: AdvertisementData) -> bool:
-        address = device.address.upper()
-        if address not in self.addresses:
-            return False  # an oximeter that is not on this gateway's allow-list
-        self._seen[address] = (device, time.monotonic())
-        return address in self._waiting  # end the scan early for any link that is waiting
+        def on_value(_characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
+            if generation == link.generation:
+                callback(bytes(data))
 
-    def _take_seen(self, address: str) -> BLEDevice | None:
-        entry = self._seen.pop(address, None)
-        if entry is not None and time.monotonic() - entry[1] <= SEEN_FRESH_S:
-            return entry[0]
+        await self._client.start_notify(uuid, on_value)
+
+    async def flushed(self) -> None:
+        await self._link.flushed()
+
+    async def clock_known(self, timeout_s: float) -> bool:
+        return await self._link.clock_known(timeout_s)
+
+    async def read_text(self, uuid: str) -> str | None:
+        if not self.has(uuid):
+            return None
+        with contextlib.suppress(BleakError):
+            text = (await self.read(uuid)).decode("utf-8", errors="replace").strip("\x00 ").strip()
+            return text[:80] or None  # reading.v1 schema: model maxLength 80
         return None
 
-    async def _scan(self, seconds: float) -> None:
-        # Filtered on the advertised PLX service; the allow-list is applied in _match.
-        if self.scanner_backend is None:
-            await BleakScanner.find_device_by_filter(
-                self._match, timeout=seconds, service_uuids=[plx.SERVICE_UUID]
-            )
-        else:
-            await BleakScanner.find_device_by_filter(
-                self._match, timeout=seconds, service_uuids=[plx.SERVICE_UUID], backend=self.scanner_backend
-            )
 
-    async def find(self, address: str) -> BLEDevice | None:
-        """The device's latest advertisement within scan_timeout_s, or None if it is not around."""
-        address = address.upper()
-        self._waiting[address] = self._waiting.get(address, 0) + 1
-        deadline = time.monotonic() + self.scan_timeout_s
-        try:
-            while (device := self._take_seen(address)) is None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                async with self.lock:
-                    if (device := self._take_seen(address)) is not None:
-                        return device
-                    await self._scan(remaining)
-            return device
-        finally:
-            self._waiting[address] -= 1
-            if not self._waiting[address]:
-                del self._waiting[address]
-
-
-def advice(exc: BaseException) -> str:
-    """What an operator should do about a BLE failure."""
-    if isinstance(exc, FileNotFoundError):
-        return (
-            "no D-Bus system bus, so no BlueZ: install and start `dbus` and `bluetooth` "
-            "(bluez), or give the gateway's container /run/dbus"
-        )
-    if isinstance(exc, BleakDBusError):
-        return "BlueZ refused the request: check `systemctl status bluetooth` and `bluetoothctl power on`"
-    if isinstance(exc, PermissionError):
-        return "not allowed to use Bluetooth: run the gateway as a user in the `bluetooth` group"
-    return "will retry; if it persists, power-cycle the oximeter or run `bluetoothctl remove <address>`"
-
-
-class PlxLink:
-    """Keeps one oximeter connected and subscribed, for as long as `run()` runs."""
+class DeviceLink:
+    """Keeps one oximeter connected, subscribed and (if it needs it) polled, while `run()` runs."""
 
     def __init__(
         self,
-        address: str,
+        device: DeviceConfig,
         *,
         adapter: BleAdapter,
         on_frame: Callable[[Frame], None],
         on_state: Callable[[DeviceState], None],
         backoff: Backoff,
+        flushed: Callable[[], Awaitable[None]] | None = None,
+        clock_known: Callable[[float], Awaitable[bool]] | None = None,
         client_backend: type[BaseBleakClient] | None = None,
+        experimental: bool = False,
+        options: PlanOptions | None = None,
         connect_timeout_s: float = 60.0,
     ) -> None:
-        self.address = address.upper()
+        self.device = device
+        self.address = device.address
         self.adapter = adapter
         self.on_frame = on_frame
-        self.on_state = on_state
         self.backoff = backoff
         self.client_backend = client_backend
+        self.experimental = experimental
+        self.options = options or PlanOptions()
         self.connect_timeout_s = connect_timeout_s
-        self.model: str | None = None
-        self.protocol: str | None = None
+        self.info = LinkState(on_state)
+        self.plan: LinkPlan | None = None
+        self.profile: registry.ProtocolProfile | None = None
+        self.generation = 0
+        self._started = False
         self.connections = 0
         self.failed_attempts = 0  # finds or connects that failed since the last good connection
-        self.state: DeviceState = "searching"
-        self._generation = 0
+        # Called with the chosen profile just before subscribing, and with None when that connection
+        # is over: the session starts and ends its pipeline in step with the frames it queues.
+        self.on_session: Callable[[registry.ProtocolProfile | None], None] = lambda _profile: None
+        self._flushed = flushed
+        self._clock_known = clock_known
         self._last_problem = ""
 
-    def _set_state(self, state: DeviceState) -> None:
-        if state != self.state:
-            self.state = state
-            self.on_state(state)
+    @property
+    def state(self) -> DeviceState:
+        return self.info.state
+
+    async def flushed(self) -> None:
+        if self._flushed is not None:
+            await self._flushed()
+
+    async def clock_known(self, timeout_s: float) -> bool:
+        return self._clock_known is not None and await self._clock_known(timeout_s)
 
     async def run(self) -> None:
-        """Find, connect, subscribe, wait for the disconnect, repeat; never raises on BLE trouble."""
+        """Find, connect, run the plan, wait for the disconnect, repeat; never raises on BLE trouble."""
         while True:
+            during = "scan"
             try:
-                device = await self.adapter.find(self.address)
-                if device is None:
-                    self.failed_attempts += 1
-                    self._set_state("away")
+                sighting = await self.adapter.find(self.address)
+                if sighting is None:
+                    self._failed()
                     await asyncio.sleep(self.backoff.next())
                     continue
-                await self._session(device)
-                log.debug("%s disconnected; looking for it again", self.address)
-                self._set_state("searching")
+                self.info.rssi = sighting.rssi
+                during = "connect"
+                await self._session(sighting)
+                self.info.set_state("searching")
             except LINK_ERRORS as exc:
-                self.failed_attempts += 1
-                self._report(exc)
-                self._set_state("away")
+                self._report(exc, during)
+                self._failed()
                 await asyncio.sleep(self.backoff.next())
 
-    def _report(self, exc: BaseException) -> None:
-        if isinstance(exc, BleakNotFoundError | BleakDeviceNotFoundError):
-            log.debug("%s not found while connecting: %s", self.address, exc)
-            return  # the device is simply away; the session reports availability
-        problem = f"{type(exc).__name__}: {exc}"
-        level = logging.DEBUG if problem == self._last_problem else logging.WARNING
-        self._last_problem = problem
-        log.log(level, "Bluetooth problem with oximeter %s (%s): %s", self.address, problem, advice(exc))
+    def _failed(self) -> None:
+        self.failed_attempts += 1
+        self.info.set_state("away")
 
-    async def _session(self, device: BLEDevice) -> None:
+    def _report(self, exc: BaseException, during: str) -> None:
+        problem = classify(exc)
+        detail = technical(exc)
+        if problem.gateway_wide:
+            self.adapter.report(problem, detail, during=during)
+            return
+        log.debug("Oximeter %s: %s", self.address, detail)
+        if problem.kind in ("away", "busy"):
+            return  # the device is simply not there (availability is logged by the session)
+        level = logging.DEBUG if problem.kind == self._last_problem else logging.WARNING
+        self._last_problem = problem.kind
+        log.log(level, "%s", problem.message(self.device.name))
+
+    def _profile_hint(self, sighting: Sighting) -> registry.ProtocolProfile | None:
+        if self.device.protocol is not None:
+            return next(p for p in registry.PROFILES if p.key == self.device.protocol)
+        return registry.select_by_advertisement(
+            name=sighting.name, address=sighting.address, service_uuids=sighting.service_uuids,
+            experimental=self.experimental,
+        )  # fmt: skip
+
+    async def _session(self, sighting: Sighting) -> None:
         disconnected = asyncio.Event()
-        self._generation += 1
-        generation = self._generation
+        self.generation += 1
+        generation = self.generation
+        hint = self._profile_hint(sighting)
+        pair = bool(hint and hint.needs_bonding)
         client: BleakClient | None = None
+        self._started = False
         try:
             async with self.adapter.lock, asyncio.timeout(self.connect_timeout_s):
                 client = await establish_connection(
-                    BleakClient,
-                    device,
-                    self.address,
+                    BleakClient, sighting.device, self.address,
                     disconnected_callback=lambda _client: disconnected.set(),
-                    backend=self.client_backend,
-                )
-            await self._subscribe(client, generation)
+                    pair=pair, backend=self.client_backend,
+                )  # fmt: skip
+            self.adapter.clear_problem("connect")
+            port = BleakPort(self, client, generation)
+            plan = await self._start(client, port, hint, paired=pair)
             self.connections += 1
             self.failed_attempts = 0
             self._last_problem = ""
             self.backoff.reset()
-            self._set_state("connected")
-            await disconnected.wait()
+            self.info.set_state("connected")
+            work = asyncio.ensure_future(plan.run(port))
+            waiter = asyncio.ensure_future(disconnected.wait())
+            try:
+                await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (work, waiter):
+                    task.cancel()
+                await asyncio.gather(work, waiter, return_exceptions=True)
+            if work.done() and not work.cancelled() and (error := work.exception()) is not None:
+                # A write or read failed. If the link is going down anyway (the device left), that
+                # is the ordinary end of a connection, not a fault: the callback may lag a moment.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(DISCONNECT_TIMEOUT_S / 5):
+                        await disconnected.wait()
+                if not disconnected.is_set():
+                    raise error
         finally:
-            self._generation += 1  # late callbacks from this connection are ignored
+            self.generation += 1  # late callbacks from this connection are ignored
+            if self._started:
+                self.on_session(None)
             if client is not None:
                 await _disconnect_quietly(client)
 
-    async def _subscribe(self, client: BleakClient, generation: int) -> None:
-        services = client.services
-        self.model = await _read_text(client, services.get_characteristic(MODEL_NUMBER_UUID)) or self.model
-        features = services.get_characteristic(plx.FEATURES_UUID)
-        if features is not None:
-            value = await client.read_gatt_char(features)
-            log.debug("%s PLX features: %s", self.address, bytes(value).hex())
-        subscribed: list[str] = []
-        for uuid, protocol in ((plx.SPOT_CHECK_UUID, plx.SPOT_CHECK), (plx.CONTINUOUS_UUID, plx.CONTINUOUS)):
-            characteristic = services.get_characteristic(uuid)
-            if characteristic is not None:
-                # The same call enables indications for 0x2A5E (ble-protocols.md §3.1).
-                await client.start_notify(characteristic, self._enqueue(uuid, generation))
-                subscribed.append(protocol)
-        if not subscribed:
-            raise BleakError(f"{self.address} offers no PLX measurement characteristic (0x2A5E / 0x2A5F)")
-        self.protocol = subscribed[-1]  # continuous when present: the stream the device mostly sends
-
-    def _enqueue(self, uuid: str, generation: int) -> Callable[[BleakGATTCharacteristic, bytearray], None]:
-        def on_value(_characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
-            if generation != self._generation:
-                return  # a subscription left over from an earlier connection (pitfall 2)
-            self.on_frame(Frame(uuid, bytes(data), datetime.now(UTC)))
-
-        return on_value
-
-
-async def _read_text(client: BleakClient, characteristic: BleakGATTCharacteristic | None) -> str | None:
-    if characteristic is None:
-        return None
-    raw = bytes(await client.read_gatt_char(characteristic))
-    text = raw.decode("utf-8", errors="replace").strip("\x00 ").strip()
-    return text[:80] or None  # reading.v1 schema: model maxLength 80
+    async def _start(
+        self, client: BleakClient, port: BleakPort, hint: registry.ProtocolProfile | None, *, paired: bool
+    ) -> LinkPlan:
+        offered = [service.uuid for service in client.services]
+        profile: registry.ProtocolProfile | None = hint
+        if self.device.protocol is None:
+            profile = registry.select_by_services(offered, experimental=self.experimental)
+        if profile is not None and profile.experimental and not self.experimental:
+            profile = None  # configured as an experimental type, but those are switched off
+        if profile is None:
+            raise UnsupportedDeviceError(f"{self.address} offers none of the supported services: {offered}")
+        if profile.needs_bonding and not paired:
+            try:
+                await client.pair()
+            except (BleakError, OSError) as exc:
+                raise PairingError(technical(exc)) from exc
+        self.profile = profile
+        info = self.info
+        info.model = await port.read_text(MODEL_NUMBER_UUID) or info.model
+        info.firmware = await port.read_text(FIRMWARE_UUID) or info.firmware
+        if port.has(BATTERY_LEVEL_UUID):
+            with contextlib.suppress(BleakError):
+                level = (await port.read(BATTERY_LEVEL_UUID))[:1]
+                info.battery_percent = level[0] if level and level[0] <= 100 else info.battery_percent
+        plan = plan_for(profile, self.options)
+        self._started = True
+        self.on_session(profile)
+        await plan.setup(port)
+        self.plan = plan
+        info.protocol = plan.protocol
+        info.stores_readings = plan.stores_readings
+        info.powers_off_when_idle = plan.powers_off_when_idle
+        return plan
 
 
 async def _disconnect_quietly(client: BleakClient) -> None:

@@ -8,6 +8,10 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 Mode = Literal["spot-check", "continuous"]
+# How measured_at was obtained (wire-contract.md `clock.source`): the gateway's receive time, the device's
+# timestamp corrected by the observed device-gateway offset, or the device's timestamp taken as UTC
+# because no offset has been observed yet.
+TimeSource = Literal["gateway", "device-corrected", "device-uncorrected"]
 MODES: Final = ("spot-check", "continuous")
 DeviceState = Literal["connected", "away", "searching"]
 DEVICE_STATES: Final = ("connected", "away", "searching")
@@ -34,6 +38,26 @@ def parse_utc(text: str) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class Frame:
+    """One notification or indication as received: bytes copied, receive time stamped at once."""
+
+    characteristic_uuid: str
+    data: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Derivation:
+    """How a reading's values were chosen from a stream (wire-contract.md `derivation`)."""
+
+    method: str  # e.g. gateway.reduce.NHS_METHOD, "sampled"
+    detail: str  # one plain sentence a clinician can read
+    samples: int | None = None  # stream samples the choice was made from
+    window_start: datetime | None = None  # first sample of the window (gateway clock)
+    window_end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Reading:
     """One measurement as the gateway publishes it (wire contract v1).
 
@@ -55,6 +79,12 @@ class Reading:
     protocol: str
     model: str | None
     frame: bytes
+    # Optional wire-contract v1 additions (docs/wire-contract.md): left out of the payload when unset.
+    from_storage: bool = False  # replayed from the device's measurement storage (RACP), not live
+    time_source: TimeSource | None = None
+    device_offset_s: float | None = None  # device clock minus gateway clock, as used for measured_at
+    derivation: Derivation | None = None
+    unconfirmed: bool = False  # decoded by a protocol marked UNCONFIRMED (experimental)
 
     def __post_init__(self) -> None:
         for name in ("measured_at", "received_at"):
@@ -75,12 +105,22 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class DeviceStatus:
-    """One device as reported in the gateway's status message."""
+    """One device as reported in the gateway's status message (status.v1 `devices[]`).
+
+    The optional fields are left out of the payload when None.
+    """
 
     address: str
     state: DeviceState
     protocol: str | None = None
     model: str | None = None
+    label: str | None = None  # the name the household knows it by ("Bedroom"); never a patient name
+    since: datetime | None = None  # when `state` last changed
+    firmware: str | None = None
+    battery_percent: int | None = None
+    rssi: int | None = None  # dBm of the latest advertisement seen
+    last_reading_at: datetime | None = None
+    stores_readings: bool | None = None  # keeps readings taken while away (PLX measurement storage)
 
     def __post_init__(self) -> None:
         if self.state not in DEVICE_STATES:

@@ -1,9 +1,11 @@
 """MQTT publisher (the gateway's only paho user): outbox rows out at QoS 1, deleted only after PUBACK.
 
-Threads: paho's network thread runs the callbacks; a sender thread of ours reads the outbox, hands
-rows to paho (at most `max_inflight` unacknowledged at a time, so a week's backlog drains without
-holding it in memory) and deletes acknowledged rows in batches. The asyncio side only calls
-`notify()` / `set_devices()`, which never block.
+Threads: paho's network thread reads PUBACKs; a sender thread of ours reads the outbox, hands rows
+to paho and deletes acknowledged rows in batches. At most `max_inflight` rows are unacknowledged at
+a time, so a week's backlog drains without being held in memory; the sender is woken when a quarter
+of the window is free, not on every PUBACK, and deletes in one transaction per refill
+(bench/outbox_flush.py measures the flush). The asyncio side only calls `notify()` /
+`set_devices()`, which never block.
 
 The outbox, not paho, is the source of truth: paho keeps unacknowledged messages in memory only.
 Within one process paho re-sends its in-flight messages itself after a reconnect (DUP, same mid) and
@@ -17,8 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -29,18 +30,19 @@ from paho.mqtt.reasoncodes import ReasonCode
 from gateway.model import DeviceStatus
 from gateway.outbox import Outbox
 from gateway.payload import encode_status, status_topic, validate_gateway_id
+from gateway.publish_window import STATUS, PublishWindow
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
 CLIENT_ID_PREFIX: Final = "oxiward-gw-"
 LAST_WILL_REASON: Final = "connection-lost"  # tests/golden/mqtt/v1/status-last-will.json
-_STATUS: Final = -1  # in-flight marker for status messages (not outbox rows)
 _IDLE_WAKE_S: Final = 1.0
+_SENT: Final = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)  # NO_CONN: paho queues it
 
 
 class GatewayMqtt:
-    """Publishes what is in the outbox, plus the gateway's retained status and last will."""
+    """Publishes what is in the outbox, plus the gateway's retained status (heartbeat) and last will."""
 
     def __init__(
         self,
@@ -57,7 +59,8 @@ class GatewayMqtt:
         max_inflight: int = 200,
         reconnect_min_s: float = 1.0,
         reconnect_max_s: float = 60.0,
-        status_interval_s: float = 300.0,
+        status_interval_s: float = 60.0,
+        status_extra: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         self.gateway_id = validate_gateway_id(gateway_id)
         self.host, self.port = host, port
@@ -66,11 +69,8 @@ class GatewayMqtt:
         self.status_interval_s = status_interval_s
         self._status_topic = status_topic(gateway_id)
         self._devices: tuple[DeviceStatus, ...] = ()
-
-        self._map_lock = threading.Lock()
-        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq (or _STATUS)
-        self._early_acks: set[int] = set()  # PUBACKs that beat publish() returning its mid
-        self._acked: deque[int] = deque()
+        self._status_extra = status_extra
+        self._window = PublishWindow(max_inflight)
         self._cursor = 0  # highest outbox seq handed to paho in this process
         self._wake = threading.Event()
         self._stopping = False
@@ -80,7 +80,6 @@ class GatewayMqtt:
         self._broker_complained = False
         self._sender: threading.Thread | None = None
         self.sent = 0  # rows acknowledged by the broker and deleted
-        self.inflight_high_water = 0
 
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -91,15 +90,13 @@ class GatewayMqtt:
         # wire-contract.md: the username is the gateway id unless configured otherwise.
         client.username_pw_set(username or gateway_id, password)
         if tls:
-            client.tls_set(ca_certs=ca_file)
-        client.will_set(
-            self._status_topic,
-            encode_status(gateway_id, "offline", reason=LAST_WILL_REASON),
-            qos=1,
-            retain=True,
-        )
-        client.max_inflight_messages_set(max_inflight)
-        client.max_queued_messages_set(0)  # unbounded in paho; we never hand it more than max_inflight
+            client.tls_set(ca_certs=ca_file)  # verifies the broker's certificate and host name
+        will = encode_status(gateway_id, "offline", reason=LAST_WILL_REASON)
+        client.will_set(self._status_topic, will, qos=1, retain=True)
+        # Our window bounds what paho holds; paho's own limit (0 = none) would make it rescan its
+        # whole queue on every PUBACK (client.py _update_inflight).
+        client.max_inflight_messages_set(0)
+        client.max_queued_messages_set(0)
         # paho's delays are whole seconds.
         client.reconnect_delay_set(max(1, round(reconnect_min_s)), max(1, round(reconnect_max_s)))
         client.on_connect = self._on_connect
@@ -110,22 +107,21 @@ class GatewayMqtt:
         self._keepalive_s = keepalive_s
 
     @classmethod
-    def from_settings(cls, settings: GatewaySettings, outbox: Outbox) -> GatewayMqtt:
+    def from_settings(
+        cls,
+        settings: GatewaySettings,
+        outbox: Outbox,
+        status_extra: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> GatewayMqtt:
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         return cls(
-            gateway_id=settings.gateway_id,
-            host=settings.mqtt_host,
-            port=settings.mqtt_port,
-            outbox=outbox,
-            username=settings.mqtt_username,
-            password=password,
-            tls=settings.mqtt_tls,
+            gateway_id=settings.gateway_id, host=settings.mqtt_host, port=settings.mqtt_port, outbox=outbox,
+            username=settings.mqtt_username, password=password, tls=settings.mqtt_tls,
             ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
-            keepalive_s=settings.mqtt_keepalive_s,
-            max_inflight=settings.mqtt_max_inflight,
-            reconnect_min_s=settings.reconnect_min_s,
-            reconnect_max_s=settings.reconnect_max_s,
-        )
+            keepalive_s=settings.mqtt_keepalive_s, max_inflight=settings.mqtt_max_inflight,
+            reconnect_min_s=settings.reconnect_min_s, reconnect_max_s=settings.reconnect_max_s,
+            status_interval_s=settings.heartbeat_s, status_extra=status_extra,
+        )  # fmt: skip
 
     # --- public, callable from any thread, never blocking ------------------------------------
 
@@ -133,9 +129,12 @@ class GatewayMqtt:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def inflight_high_water(self) -> int:
+        return self._window.high_water
+
     def inflight(self) -> int:
-        with self._map_lock:
-            return sum(1 for seq in self._inflight.values() if seq != _STATUS)
+        return self._window.rows()
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and start sending."""
@@ -165,22 +164,28 @@ class GatewayMqtt:
         if self._sender is not None:
             self._sender.join(timeout=timeout_s)
         if self._connected:
-            info = self._client.publish(
-                self._status_topic,
-                encode_status(self.gateway_id, "offline", at=datetime.now(UTC), reason="shutdown"),
-                qos=1,
-                retain=True,
-            )
+            offline = encode_status(self.gateway_id, "offline", at=datetime.now(UTC), reason="shutdown")
+            info = self._client.publish(self._status_topic, offline, qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=timeout_s)
-            except (RuntimeError, ValueError) as exc:
-                log.warning("Could not publish the offline status before disconnecting: %s", exc)
+            except (RuntimeError, ValueError):
+                log.warning("The gateway could not tell the ward it is stopping (no answer from the server).")
         self._client.disconnect()  # a clean DISCONNECT: the broker discards the last will
         self._client.loop_stop()
         self._connected = False
-        self._flush_acks()
+        self._delete_acked()
 
-    # --- sender thread ------------------------------------------------------------------------
+    def status_fields(self) -> dict[str, Any]:
+        """The heartbeat's extra fields (wire-contract.md "Gateway status"): outbox health and more."""
+        extra: dict[str, Any] = {
+            "outbox_dropped": self.outbox.dropped(),
+            "outbox_capacity": self.outbox.max_rows,
+        }
+        if self._status_extra is not None:
+            extra.update(self._status_extra())
+        return extra
+
+    # --- sender thread -------------------------------------------------------------------------
 
     def _run_sender(self) -> None:
         next_status = 0.0
@@ -188,80 +193,66 @@ class GatewayMqtt:
             self._wake.wait(timeout=_IDLE_WAKE_S)
             self._wake.clear()
             try:
-                self._flush_acks()
                 if self._stopping:
                     return
                 if not self._connected:
+                    self._delete_acked()
                     continue
                 now = time.monotonic()
                 if self._status_due or now >= next_status:
                     self._status_due = False
                     next_status = now + self.status_interval_s
                     self._publish_status()
-                self._fill()
+                self._pump()
             except Exception:
                 # Never let the sender die: rows stay in the outbox and are retried on the next wake.
-                log.exception("MQTT sender failed; retrying")
+                log.error("The gateway had a problem sending readings; it will try again.")
+                log.debug("sender failure", exc_info=True)
                 self._wake.wait(timeout=_IDLE_WAKE_S)
 
-    def _flush_acks(self) -> None:
-        seqs = [self._acked.popleft() for _ in range(len(self._acked))]
-        if seqs:
-            self.sent += self.outbox.mark_sent_many(seqs)
-
-    def _fill(self) -> None:
-        inflight = self.inflight()
+    def _pump(self) -> None:
+        """Delete acknowledged rows, then top the window up from the outbox."""
+        window = self._window
+        self._delete_acked()
+        if self._stopping or not self._connected:
+            return
         if self._resend_first:
             # After a reconnect paho re-sends what was unacknowledged at the drop; hold newer rows back
             # until those are acknowledged, so readings still reach the broker oldest first.
-            if inflight:
+            if window.rows():
                 return
             self._resend_first = False
-        room = self.max_inflight - inflight
-        # Refill in chunks rather than row by row, so each outbox read covers many rows.
-        if room < max(1, self.max_inflight // 4):
+        if not window.wants_refill():
             return
-        for row in self.outbox.pending(room, after_seq=self._cursor):
+        for row in self.outbox.pending(window.room(), after_seq=self._cursor):
             info = self._client.publish(row.topic, row.payload, qos=1)
-            # NO_CONN: paho keeps the message queued and sends it after reconnecting.
-            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                log.warning("paho refused a reading (%s); will retry", paho.error_string(info.rc))
+            if info.rc not in _SENT:
+                log.debug("paho refused a reading (%s); will retry", paho.error_string(info.rc))
                 return
-            self._track(info.mid, row.seq)
+            window.track(info.mid, row.seq)
             self._cursor = row.seq
-        self.inflight_high_water = max(self.inflight_high_water, self.inflight())
+
+    def _delete_acked(self) -> None:
+        seqs = self._window.take_acked()
+        if seqs:
+            self.sent += self.outbox.mark_sent_many(seqs)
 
     def _publish_status(self) -> None:
         payload = encode_status(
-            self.gateway_id,
-            "online",
-            at=datetime.now(UTC),
-            outbox_depth=self.outbox.depth(),
-            devices=self._devices,
-        )
+            self.gateway_id, "online", at=datetime.now(UTC), outbox_depth=self.outbox.depth(),
+            devices=self._devices, extra=self.status_fields(),
+        )  # fmt: skip
         info = self._client.publish(self._status_topic, payload, qos=1, retain=True)
-        self._track(info.mid, _STATUS)
-
-    def _track(self, mid: int, seq: int) -> None:
-        with self._map_lock:
-            if mid in self._early_acks:
-                self._early_acks.discard(mid)
-                if seq != _STATUS:
-                    self._acked.append(seq)
-            else:
-                self._inflight[mid] = seq
+        self._window.track(info.mid, STATUS)
 
     # --- paho callbacks (paho's thread) -------------------------------------------------------
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, rc: ReasonCode, props: Any) -> None:
-        # Called on PUBACK. paho calls it under its own lock, so we never hold ours around publish().
-        with self._map_lock:
-            seq = self._inflight.pop(mid, None)
-            if seq is None:
-                self._early_acks.add(mid)
-            elif seq != _STATUS:
-                self._acked.append(seq)
-        self._wake.set()
+        # Called on PUBACK. Wake the sender only when a refill is worth an outbox read (or nothing is
+        # left in flight): waking it on every acknowledgement costs more than the sending itself.
+        seq = self._window.acknowledge(mid)
+        if seq is not None and seq != STATUS and self._window.wants_refill():
+            self._wake.set()
 
     def _on_connect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
@@ -269,14 +260,15 @@ class GatewayMqtt:
         if reason.is_failure:
             if not self._broker_complained:
                 log.error(
-                    "Broker %s:%d refused the connection (%s); check OXIWARD_GATEWAY_MQTT_USERNAME / "
-                    "MQTT_PASSWORD and the broker's ACL for gateway %s. Will keep trying.",
-                    self.host, self.port, reason, self.gateway_id,
-                )  # fmt: skip
+                    "The ward's server refused the gateway's login, so readings wait on the gateway. "
+                    "Technician: check OXIWARD_GATEWAY_MQTT_USERNAME / MQTT_PASSWORD and the broker's "
+                    "ACL for gateway %s.",
+                    self.gateway_id,
+                )
                 self._broker_complained = True
+            log.debug("broker %s:%d refused the connection: %s", self.host, self.port, reason)
             return
-        log.info("Connected to MQTT broker %s:%d (outbox holds %d readings)", self.host, self.port,
-                 self.outbox.depth())  # fmt: skip
+        log.info("Connected to the ward's server; %d readings waiting to be sent.", self.outbox.depth())
         self._broker_complained = False
         self._resend_first = self.inflight() > 0
         self._connected = True
@@ -286,8 +278,8 @@ class GatewayMqtt:
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         if not self._broker_complained:
             log.warning(
-                "Cannot reach MQTT broker %s:%d; readings are kept in the outbox. Check "
-                "OXIWARD_GATEWAY_MQTT_URL and the network. Will keep trying.",
+                "Cannot reach the ward's server; readings are kept on the gateway and sent when it is back. "
+                "Technician: check the home internet connection and OXIWARD_GATEWAY_MQTT_URL (%s:%d).",
                 self.host, self.port,
             )  # fmt: skip
             self._broker_complained = True
@@ -299,7 +291,6 @@ class GatewayMqtt:
     ) -> None:
         was_connected, self._connected = self._connected, False
         if was_connected and not self._stopping:
-            log.warning(
-                "Lost the MQTT broker %s:%d (%s); readings are kept in the outbox. Will keep trying.",
-                self.host, self.port, reason,
-            )  # fmt: skip
+            log.warning("Lost the connection to the ward's server; readings are kept on the gateway "
+                        "and sent when it is back.")  # fmt: skip
+            log.debug("MQTT disconnect from %s:%d: %s", self.host, self.port, reason)

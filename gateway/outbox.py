@@ -1,10 +1,13 @@
 """Durable outbox: every decoded reading is committed here before the MQTT publisher may send it.
 
-SQLite in WAL mode with synchronous=FULL. In WAL mode FULL syncs the log on every commit, so a
-reading whose `put` returned survives a power cut; NORMAL would keep the file consistent but may
-roll back the last commits, which on a gateway means losing readings. The cost (one fsync per
-commit) is paid per batch: callers hand over what has queued up with `put_many` and the publisher
-deletes acknowledged rows with `mark_sent_many`.
+SQLite in WAL mode. Writes that add readings commit with synchronous=FULL: in WAL mode FULL syncs
+the log on every commit, so a reading whose `put` returned survives a power cut (NORMAL would keep
+the file consistent but may roll back the last commits, which on a gateway means losing readings).
+The cost (one fsync, ~4 ms on the test machines) is paid per batch: callers hand over what has
+queued up with `put_many`. Deleting acknowledged rows commits with synchronous=NORMAL: a power cut
+may undo the last deletes, and those readings are then sent again, which is harmless (the service
+stores each reading_id once). Without this the publisher would pay one fsync per PUBACK batch and
+a 24 h backlog would take minutes instead of seconds to flush (bench/outbox_flush.py).
 
 Bounded: when full, the OLDEST rows are dropped, counted in a persisted `dropped` counter and
 logged at WARNING. Thread-safe: one connection guarded by a lock (paho's thread, the publisher's
@@ -46,6 +49,8 @@ _SCHEMA: Final = (
         received_at TEXT NOT NULL
     )""",
 )
+_DURABLE: Final = "FULL"
+_RELAXED: Final = "NORMAL"
 DEAD_LETTER_MAX_ROWS: Final = 10_000  # undecodable frames kept for audit; oldest go first
 
 
@@ -77,7 +82,7 @@ class Outbox:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA synchronous={_DURABLE}")
             for statement in _SCHEMA:
                 self._db.execute(statement)
             self._depth = int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
@@ -175,15 +180,19 @@ class Outbox:
             return 0
         with self._lock:
             self._check_open()
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(f"PRAGMA synchronous={_RELAXED}")
             try:
-                before = self._db.total_changes
-                self._db.executemany("DELETE FROM outbox WHERE seq = ?", batch)
-                deleted = self._db.total_changes - before
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    before = self._db.total_changes
+                    self._db.executemany("DELETE FROM outbox WHERE seq = ?", batch)
+                    deleted = self._db.total_changes - before
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            finally:
+                self._db.execute(f"PRAGMA synchronous={_DURABLE}")
             self._depth -= deleted
         return deleted
 
@@ -198,6 +207,22 @@ class Outbox:
             self._check_open()
             row = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
         return int(row[0]) if row else 0
+
+    def remember(self, key: str, value: int) -> None:
+        """Keep a small integer across restarts (e.g. a device's clock offset in ms)."""
+        with self._lock:
+            self._check_open()
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (f"remember:{key}", int(value)),
+            )
+
+    def recall(self, key: str) -> int | None:
+        with self._lock:
+            self._check_open()
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (f"remember:{key}",)).fetchone()
+        return None if row is None else int(row[0])
 
     def dead_letter(
         self, *, device_address: str, characteristic: str, frame: bytes, reason: str, received_at: str

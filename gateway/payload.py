@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from gateway.model import DeviceStatus, Reading, format_utc
+from gateway.model import Derivation, DeviceStatus, Reading, format_utc
 from gateway.protocols import plx
 from gateway.protocols.errors import UnknownProtocolError
 from gateway.protocols.sfloat import SfloatParts
@@ -127,30 +127,60 @@ def reading_from_plx(
     )
 
 
+def _derivation(derivation: Derivation) -> dict[str, Any]:
+    out: dict[str, Any] = {"method": derivation.method, "detail": derivation.detail}
+    if derivation.samples is not None:
+        out["samples"] = derivation.samples
+    if derivation.window_start is not None:
+        out["window_start"] = format_utc(derivation.window_start)
+    if derivation.window_end is not None:
+        out["window_end"] = format_utc(derivation.window_end)
+    return out
+
+
+def _optional_additions(reading: Reading, payload: dict[str, Any]) -> dict[str, Any]:
+    """wire-contract.md "Optional fields (v1 additions)": present only when they say something."""
+    if reading.from_storage:
+        payload["status"]["from_storage"] = True
+    if reading.unconfirmed:
+        payload["source"]["unconfirmed"] = True
+    if reading.time_source is not None:
+        clock: dict[str, Any] = {"source": reading.time_source}
+        if reading.device_offset_s is not None:
+            clock["device_offset_s"] = round(reading.device_offset_s, 3)
+        payload["clock"] = clock
+    if reading.derivation is not None:
+        payload["derivation"] = _derivation(reading.derivation)
+    return payload
+
+
 def to_payload(reading: Reading) -> dict[str, Any]:
     """The reading as a reading.v1 JSON object."""
-    return {
-        "v": CONTRACT_VERSION,
-        "reading_id": reading.reading_id,
-        "measured_at": format_utc(reading.measured_at),
-        "received_at": format_utc(reading.received_at),
-        "mode": reading.mode,
-        "spo2": reading.spo2,
-        "pulse": reading.pulse,
-        "perfusion_index": reading.perfusion_index,
-        "status": {
-            "measurement": reading.measurement_status,
-            "device_sensor": reading.device_sensor_status,
-            "device_clock_not_set": reading.device_clock_not_set,
+    return _optional_additions(
+        reading,
+        {
+            "v": CONTRACT_VERSION,
+            "reading_id": reading.reading_id,
+            "measured_at": format_utc(reading.measured_at),
+            "received_at": format_utc(reading.received_at),
+            "mode": reading.mode,
+            "spo2": reading.spo2,
+            "pulse": reading.pulse,
+            "perfusion_index": reading.perfusion_index,
+            "status": {
+                "measurement": reading.measurement_status,
+                "device_sensor": reading.device_sensor_status,
+                "device_clock_not_set": reading.device_clock_not_set,
+            },
+            "source": {
+                "gateway_id": reading.gateway_id,
+                "device_address": reading.device_address,
+                "protocol": reading.protocol,
+                "model": reading.model,
+            },
+            "frame": reading.frame.hex(),
         },
-        "source": {
-            "gateway_id": reading.gateway_id,
-            "device_address": reading.device_address,
-            "protocol": reading.protocol,
-            "model": reading.model,
-        },
-        "frame": reading.frame.hex(),
-    }
+    )
 
 
 def _encode(payload: Mapping[str, Any]) -> bytes:
@@ -171,12 +201,23 @@ def _device_entry(device: DeviceStatus | Mapping[str, Any]) -> dict[str, Any]:
             protocol=device.get("protocol"),
             model=device.get("model"),
         )
-    return {
+    entry: dict[str, Any] = {
         "address": device.address,
         "state": device.state,
         "protocol": device.protocol,
         "model": device.model,
     }
+    optional = {
+        "label": device.label,
+        "since": format_utc(device.since) if device.since is not None else None,
+        "firmware": device.firmware,
+        "battery_percent": device.battery_percent,
+        "rssi": device.rssi,
+        "last_reading_at": format_utc(device.last_reading_at) if device.last_reading_at else None,
+        "stores_readings": device.stores_readings,
+    }
+    entry.update((key, value) for key, value in optional.items() if value is not None)
+    return entry
 
 
 def status_payload(
@@ -187,8 +228,13 @@ def status_payload(
     reason: str | None = None,
     outbox_depth: int | None = None,
     devices: Sequence[DeviceStatus | Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A status.v1 JSON object; optional fields are left out when None."""
+    """A status.v1 JSON object; optional fields are left out when None.
+
+    `extra`: further top-level fields (status.v1 allows them; wire-contract.md lists the ones the
+    gateway sends, e.g. `outbox_dropped`, `clock`); they cannot replace the fields above.
+    """
     validate_gateway_id(gateway_id)
     if state not in GATEWAY_STATES:
         raise ValueError(f"gateway state must be one of {GATEWAY_STATES}, got {state!r}")
@@ -205,6 +251,8 @@ def status_payload(
         payload["outbox_depth"] = outbox_depth
     if devices is not None:
         payload["devices"] = [_device_entry(d) for d in devices]
+    for key, value in (extra or {}).items():
+        payload.setdefault(key, value)
     return payload
 
 
@@ -216,8 +264,11 @@ def encode_status(
     reason: str | None = None,
     outbox_depth: int | None = None,
     devices: Sequence[DeviceStatus | Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Compact UTF-8 JSON bytes for the (retained) status topic, also used as the last will."""
     return _encode(
-        status_payload(gateway_id, state, at=at, reason=reason, outbox_depth=outbox_depth, devices=devices)
+        status_payload(
+            gateway_id, state, at=at, reason=reason, outbox_depth=outbox_depth, devices=devices, extra=extra
+        )
     )

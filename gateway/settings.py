@@ -8,15 +8,17 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gateway.config import ConfigError, DeviceConfig, load_config, merge_devices, normalize_address
 
 ENV_PREFIX: Final = "OXIWARD_GATEWAY_"
 # docs/wire-contract.md: gateway ids appear in topics, so no '/', '+', '#'.
 _GATEWAY_ID: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# A BLE MAC (Linux/BlueZ) or a CoreBluetooth UUID (macOS), which is what bleak reports as `address`.
-_MAC: Final = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
-_CB_UUID: Final = re.compile(r"^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$")
+# Profile keys a configuration file may name (gateway/protocols/registry.py PROFILES); kept here
+# as text so that reading settings never imports the protocol code.
+PROFILE_KEYS: Final = ("plx", "nonin", "wellue-o2ring", "berrymed", "wellue-pc60fw", "jumper")
 # Requirement: hold 7 days of 1 Hz continuous readings from 2 oximeters while the uplink is down.
 DEFAULT_OUTBOX_MAX_ROWS: Final = 7 * 24 * 3600 * 1 * 2  # 1,209,600
 
@@ -40,7 +42,23 @@ class GatewaySettings(BaseSettings):
     mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts:// (else system CAs)")
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
     mqtt_max_inflight: int = Field(default=200, ge=1, le=10_000)
-    devices: Annotated[list[str], NoDecode] = Field(description="comma-separated BLE addresses to read")
+    devices: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated BLE addresses to read (and/or CONFIG)"
+    )
+    config: Path | None = Field(
+        default=None, description="device bindings file, TOML (.toml) or JSON; see docs/gateway.md"
+    )
+    experimental_protocols: bool = Field(
+        default=False, description="also read UNCONFIRMED protocols (Jumper/CDEACB80)"
+    )
+    continuous_rate_hz: float = Field(
+        default=1.0, gt=0, le=100, description="continuous readings per second made from a stream"
+    )
+    berrymed_berry: bool = Field(
+        default=False, description="ask BerryMed units for the BERRY protocol (adds PI and battery)"
+    )
+    o2ring_poll_s: float = Field(default=1.0, ge=0.2, le=60, description="O2Ring read-sensors interval")
+    heartbeat_s: float = Field(default=60.0, ge=1, le=3600, description="status topic refresh interval")
     state_dir: Path = Field(default_factory=_default_state_dir)
     outbox_path: Path | None = Field(default=None, description="defaults to <state_dir>/outbox.sqlite3")
     outbox_max_rows: int = Field(default=DEFAULT_OUTBOX_MAX_ROWS, ge=1_000)
@@ -85,20 +103,43 @@ class GatewaySettings(BaseSettings):
     def _check_devices(cls, value: list[str]) -> list[str]:
         out: list[str] = []
         for raw in value:
-            address = raw.strip().upper()
-            if not (_MAC.fullmatch(address) or _CB_UUID.fullmatch(address)):
-                raise ValueError(f"{raw!r} is not a BLE address like C0:FF:EE:00:00:01")
+            address = normalize_address(raw)  # ConfigError is a ValueError: reported per variable
             if address not in out:
                 out.append(address)
-        if not out:
-            raise ValueError("list at least one oximeter address, comma-separated")
         return out
+
+    _bindings: list[DeviceConfig] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _check_backoff(self) -> GatewaySettings:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError(f"{ENV_PREFIX}RECONNECT_MAX_S must be >= {ENV_PREFIX}RECONNECT_MIN_S")
         return self
+
+    @model_validator(mode="after")
+    def _bind_devices(self) -> GatewaySettings:
+        from_file: list[DeviceConfig] = []
+        if self.config is not None:
+            try:
+                from_file = load_config(self.config, protocols=PROFILE_KEYS)
+            except ConfigError as exc:
+                raise ValueError(f"{ENV_PREFIX}CONFIG {self.config}: {exc}") from None
+        self._bindings = merge_devices(self.devices, from_file)
+        if not self._bindings:
+            raise ValueError(
+                f"no oximeters to read: set {ENV_PREFIX}DEVICES (comma-separated addresses) "
+                f"or {ENV_PREFIX}CONFIG (a device file, see docs/gateway.md)"
+            )
+        return self
+
+    @property
+    def device_configs(self) -> list[DeviceConfig]:
+        """Every oximeter this gateway reads: the CONFIG file's entries plus the DEVICES list."""
+        return list(self._bindings)
+
+    @property
+    def addresses(self) -> list[str]:
+        return [device.address for device in self._bindings]
 
     @property
     def mqtt_host(self) -> str:
@@ -122,11 +163,13 @@ def describe_errors(error: ValidationError) -> str:
     lines = ["Gateway settings are not valid; fix these environment variables:"]
     for item in error.errors(include_input=False, include_url=False):
         field = ".".join(str(part) for part in item["loc"] if isinstance(part, str)) or "(settings)"
-        name = f"{ENV_PREFIX}{field.split('.')[0].upper()}" if field != "(settings)" else field
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "missing":
             message = "required but not set"
-        lines.append(f"  {name}: {message}")
+        if field == "(settings)":  # a check across variables: its message names them
+            lines.append(f"  {message}")
+        else:
+            lines.append(f"  {ENV_PREFIX}{field.split('.')[0].upper()}: {message}")
     return "\n".join(lines)
 
 

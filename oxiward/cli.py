@@ -101,6 +101,12 @@ def _cmd_gateway_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gateway_scan(args: argparse.Namespace) -> int:
+    from gateway.scan import run_scan
+
+    return run_scan(args.seconds, show_all=args.all, experimental=args.experimental)
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from oxiward.simulate import run_simulate
 
@@ -179,6 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("protocol", metavar="PROTOCOL", help="e.g. plx-continuous, plx-spot-check")
     dec.add_argument("hex", metavar="HEX", help="the frame as hexadecimal, e.g. 0064005a00")
     dec.set_defaults(handler=_cmd_gateway_decode)
+    scan = gateway_commands.add_parser(
+        "scan",
+        help="list nearby oximeters and the protocol the gateway would use",
+        description="Scan for Bluetooth oximeters in reach and show, for each, the address to put in "
+        "the gateway configuration and the protocol the gateway would read it with (docs/gateway.md).",
+    )
+    scan.add_argument("--seconds", type=float, default=10.0, help="how long to scan (default 10)")
+    scan.add_argument("--all", action="store_true", help="also list devices that are not oximeters")
+    scan.add_argument("--experimental", action="store_true", help="also recognise UNCONFIRMED protocols")
+    scan.set_defaults(handler=_cmd_gateway_scan)
 
     sim = commands.add_parser(
         "simulate",

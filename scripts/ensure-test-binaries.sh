@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the programs the test suite starts itself are installed:
-#   redis-server, mosquitto (+ mosquitto_passwd) and docker-compose (offline compose-file validation).
+#   redis-server, mosquitto (+ mosquitto_passwd), docker-compose (offline compose-file validation) and
+#   chromium (the browser tests in tests/web drive it through Playwright).
 # Installing the Debian packages does not start their services on these machines; the tests start
 # private servers on free ports (tests/services.py). As root this installs what is missing; otherwise
 # it stops and says what to install.
@@ -12,6 +13,7 @@ declare -A PACKAGE_OF=(
   [mosquitto]=mosquitto
   [mosquitto_passwd]=mosquitto
   [docker-compose]=docker-compose
+  [chromium]=chromium
 )
 
 # mosquitto lives in /usr/sbin, which a non-login shell may not have on PATH.

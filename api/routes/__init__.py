@@ -5,21 +5,43 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, FastAPI
 
 from api.auth import authenticate
+from api.notify.routes import router as notify
+from api.openapi import install as finish_openapi
+from api.routes.admin import router as admin
+from api.routes.alerting import router as alerting
 from api.routes.alerts import router as alerts
+from api.routes.audit import router as audit
+from api.routes.auth import router as auth
+from api.routes.auth import token_router
+from api.routes.care_plans import router as care_plans
 from api.routes.health import router as health
+from api.routes.integration import V1_ROUTERS, fhir_router
+from api.routes.metrics import router as metrics
 from api.routes.patients import router as patients
-from api.routes.queue import pages
 from api.routes.queue import router as queue
 from api.routes.readings import router as readings
+from api.routes.ward_board import router as ward_board
+from api.routes.web_pages import router as web_pages
+from api.routes.web_session import router as web_session
+from api.routes.web_session import sign_in_router
 from api.schemas import problem_responses
 
 
 def mount(app: FastAPI) -> None:
     # The router-level dependency is a safety net: a /v1 route that forgets its scope
     # dependency is still authenticated (FastAPI resolves `authenticate` once per request).
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(authenticate)], responses=problem_responses(401, 403))
-    for router in (patients, readings, queue, alerts):
+    v1 = APIRouter(
+        prefix="/v1", dependencies=[Depends(authenticate)], responses=problem_responses(401, 403, 413, 429)
+    )
+    for router in (patients, readings, queue, alerts, alerting, care_plans, auth, admin, audit, *V1_ROUTERS):
+        v1.include_router(router)
+    for router in (ward_board, web_session, notify):  # the ward pages' data, rotas (issue 6)
         v1.include_router(router)
     app.include_router(v1)
+    app.include_router(fhir_router)
+    app.include_router(token_router)  # /v1/auth/token: the one /v1 route without a bearer
     app.include_router(health)
-    app.include_router(pages)
+    app.include_router(metrics)
+    app.include_router(sign_in_router)  # /v1/web/session POST: signing in needs no session
+    app.include_router(web_pages)  # the ward pages, api/web/
+    finish_openapi(app)  # errors as problem details, an example on every operation (api/openapi.py)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api import alert_store, registry
-from api.deps import AlertHandler, AlertId, NowDep, PatientId, Reader, RedisDep
+from api import alert_store
+from api.deps import AlertablePatient, AlertId, NowDep, ReadablePatient, RedisDep
 from api.schemas import AcknowledgeRequest, AlertList, AlertRead, ResolveRequest, problem_responses
 
 router = APIRouter(tags=["alerts"])
 
 
 @router.get("/patients/{patient_id}/alerts", response_model=AlertList, responses=problem_responses(404))
-async def list_alerts(patient_id: PatientId, _: Reader, r: RedisDep) -> AlertList:
+async def list_alerts(patient: ReadablePatient, r: RedisDep) -> AlertList:
     """Every alert of the patient, open and closed, newest raised first."""
-    await registry.require_patient(r, patient_id)
-    return AlertList.model_validate({"items": await alert_store.list_alerts(r, patient_id)})
+    return AlertList.model_validate({"items": await alert_store.list_alerts(r, patient.patient_id)})
 
 
 @router.post(
@@ -24,19 +23,14 @@ async def list_alerts(patient_id: PatientId, _: Reader, r: RedisDep) -> AlertLis
     responses=problem_responses(404, 409),
 )
 async def acknowledge_alert(
-    patient_id: PatientId,
-    alert_id: AlertId,
-    body: AcknowledgeRequest,
-    _: AlertHandler,
-    r: RedisDep,
-    now: NowDep,
+    patient: AlertablePatient, alert_id: AlertId, body: AcknowledgeRequest, r: RedisDep, now: NowDep
 ) -> AlertRead:
     """Acknowledge an open alert: someone is dealing with it. Idempotent; 409 once resolved.
 
     An acknowledged alert stays on the queue until resolved; if it is upgraded (e.g. amber to
     red) it re-opens and needs a fresh acknowledgement.
     """
-    alert = await alert_store.acknowledge(r, patient_id, alert_id, body.by, now)
+    alert = await alert_store.acknowledge(r, patient.patient_id, alert_id, body.by, now)
     return AlertRead.model_validate(alert)
 
 
@@ -46,8 +40,8 @@ async def acknowledge_alert(
     responses=problem_responses(404, 409),
 )
 async def resolve_alert(
-    patient_id: PatientId, alert_id: AlertId, body: ResolveRequest, _: AlertHandler, r: RedisDep, now: NowDep
+    patient: AlertablePatient, alert_id: AlertId, body: ResolveRequest, r: RedisDep, now: NowDep
 ) -> AlertRead:
     """Resolve an open or acknowledged alert with its outcome; 409 if already resolved."""
-    alert = await alert_store.resolve(r, patient_id, alert_id, body.by, body.outcome, now)
+    alert = await alert_store.resolve(r, patient.patient_id, alert_id, body.by, body.outcome, now)
     return AlertRead.model_validate(alert)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response, status
 
 from api.deps import RedisDep, SettingsDep
@@ -11,7 +13,11 @@ from api.schemas import CheckResult, Liveness, Readiness
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Liveness)
+#: Stated in the OpenAPI document: these need no credentials (no patient data, no secrets).
+_OPEN: dict[str, Any] = {"security": []}
+
+
+@router.get("/healthz", response_model=Liveness, openapi_extra=_OPEN)
 async def healthz() -> Liveness:
     """The process is up and serving requests (restart it if this fails)."""
     return Liveness()
@@ -21,6 +27,7 @@ async def healthz() -> Liveness:
     "/readyz",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "a dependency is unavailable; see `checks`"}},
+    openapi_extra=_OPEN,
 )
 async def readyz(request: Request, response: Response, r: RedisDep, settings: SettingsDep) -> Readiness:
     """Redis answers, the broker is reachable and (when enabled here) the worker's heartbeat is fresh.

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from api import registry
-from api.deps import DeviceAddressPath, NowDep, PatientId, Reader, RedisDep, WardId, Writer
+from api.auth import note_access, principal_can_see_ward
+from api.deps import (
+    DeviceAddressPath,
+    NowDep,
+    ReadablePatient,
+    Reader,
+    RedisDep,
+    WritablePatient,
+    WritableWard,
+)
 from api.registry import PatientRecord
 from api.schemas import PatientCreate, PatientRead, WardList, problem_responses
 
@@ -23,9 +32,10 @@ def _read(record: PatientRecord) -> PatientRead:
 
 
 @router.get("/wards", response_model=WardList)
-async def list_wards(_: Reader, r: RedisDep) -> WardList:
-    """Every ward that has had a patient enrolled."""
-    return WardList(wards=await registry.list_wards(r))
+async def list_wards(principal: Reader, r: RedisDep) -> WardList:
+    """Every ward that has had a patient enrolled, among those the caller is granted."""
+    wards = await registry.list_wards(r)
+    return WardList(wards=[w for w in wards if principal_can_see_ward(principal, w)])
 
 
 @router.post(
@@ -35,7 +45,7 @@ async def list_wards(_: Reader, r: RedisDep) -> WardList:
     responses=problem_responses(409, 422),
 )
 async def enrol_patient(
-    ward_id: WardId, body: PatientCreate, _: Writer, r: RedisDep, now: NowDep
+    request: Request, ward_id: WritableWard, body: PatientCreate, r: RedisDep, now: NowDep
 ) -> PatientRead:
     """Enrol a patient on the ward, optionally assigning devices.
 
@@ -43,12 +53,13 @@ async def enrol_patient(
     nothing is written then.
     """
     record = await registry.enrol(r, ward_id, body.ref, body.devices, now, patient_id=body.patient_id)
+    note_access(request, patient_id=record.patient_id)
     return _read(record)
 
 
 @router.get("/patients/{patient_id}", response_model=PatientRead, responses=problem_responses(404))
-async def get_patient(patient_id: PatientId, _: Reader, r: RedisDep) -> PatientRead:
-    return _read(await registry.require_patient(r, patient_id))
+async def get_patient(patient: ReadablePatient) -> PatientRead:
+    return _read(patient)
 
 
 @router.put(
@@ -56,11 +67,9 @@ async def get_patient(patient_id: PatientId, _: Reader, r: RedisDep) -> PatientR
     response_model=PatientRead,
     responses=problem_responses(404, 409),
 )
-async def assign_device(
-    patient_id: PatientId, address: DeviceAddressPath, _: Writer, r: RedisDep
-) -> PatientRead:
+async def assign_device(patient: WritablePatient, address: DeviceAddressPath, r: RedisDep) -> PatientRead:
     """Assign a device (MAC or UUID address) to the patient.
 
     Idempotent for the same patient; 409 if the device is assigned to another patient.
     """
-    return _read(await registry.assign_device(r, patient_id, address))
+    return _read(await registry.assign_device(r, patient.patient_id, address))

@@ -8,7 +8,7 @@ from importlib.resources import files
 from fastapi import APIRouter, HTTPException, Response
 
 from api import queries
-from api.deps import NowDep, Reader, RedisDep, WardId
+from api.deps import NowDep, ReadableWard, RedisDep
 from api.schemas import ID_PATTERN, WardQueue, problem_responses
 
 router = APIRouter(tags=["ward queue"])
@@ -29,7 +29,7 @@ _PAGE_HEADERS = {
 
 
 @router.get("/wards/{ward_id}/queue", response_model=WardQueue, responses=problem_responses(422))
-async def ward_queue(ward_id: WardId, _: Reader, r: RedisDep, now: NowDep) -> WardQueue:
+async def ward_queue(ward_id: ReadableWard, r: RedisDep, now: NowDep) -> WardQueue:
     """The ward's patients, most urgent first.
 
     Worst open alert priority (high, medium, low, advisory), then the longest-waiting alert,

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from api import queries, registry
-from api.deps import PatientId, Reader, RedisDep
+from api import queries
+from api.deps import ReadablePatient, RedisDep
 from api.schemas import ReadingPage, problem_responses
 
 router = APIRouter(tags=["readings"])
@@ -25,8 +25,7 @@ _CURSOR = "`next_cursor` of the previous page"
     "/patients/{patient_id}/readings", response_model=ReadingPage, responses=problem_responses(400, 404)
 )
 async def list_readings(
-    patient_id: PatientId,
-    _: Reader,
+    patient: ReadablePatient,
     r: RedisDep,
     start: Annotated[AwareDatetime | None, Query(alias="from", description=_FROM)] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to", description=_TO)] = None,
@@ -40,6 +39,5 @@ async def list_readings(
     (after an outage) are found by scanning everything stored after `from`, a bounded amount
     per request. Late arrivals carry `late: true`.
     """
-    await registry.require_patient(r, patient_id)
-    page = await queries.readings_page(r, patient_id, start, end, limit, cursor)
+    page = await queries.readings_page(r, patient.patient_id, start, end, limit, cursor)
     return ReadingPage.model_validate({"items": page.items, "next_cursor": page.next_cursor})

@@ -93,6 +93,15 @@ def test_every_problem_is_listed_at_once() -> None:
     assert "scale 2" in message
     assert "late_after_s" in message
     assert "25:00" in message
+    # Each reason apart too (the API lists them in its 422 problem details).
+    assert len(caught.value.reasons) == 3
+    assert "; ".join(caught.value.reasons) == message
+
+
+def test_a_decode_error_is_its_own_single_reason() -> None:
+    with pytest.raises(PlanError) as caught:
+        CarePlan.from_dict({"on_oxygen": "yes"})
+    assert caught.value.reasons == (str(caught.value),)
 
 
 def test_effective_target_and_scale() -> None:

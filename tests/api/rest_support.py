@@ -79,6 +79,13 @@ def evaluate(redis_url: str, at: datetime | None = None) -> int:
         client.close()
 
 
+def data_keys(r: redis.Redis) -> list[str]:
+    """Every key but the security layer's own (audit stream, rate-limit buckets), which every
+    authenticated request writes; for tests that check what a request did to the data."""
+    found = [k.decode() if isinstance(k, bytes) else str(k) for k in r.keys("*")]
+    return [k for k in found if k != "ox:audit" and not k.startswith("ox:rl:")]
+
+
 def all_routes(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path) of every route the app serves, including those of included routers."""
     import fastapi.routing

@@ -66,6 +66,7 @@ def test_raise_writes_alert_index_summary_and_event(r: redis.Redis) -> None:
     assert summary(r) == {
         "alert_id": "a1", "priority": "medium", "rule": "o2home-band", "raised_at": raised_at,
         "state": "open", "spo2": 94, "questionable": False, "late": False,
+        "acknowledged_by": None, "open_count": 1,
     }  # fmt: skip
     assert events(r) == [
         {"event": "raised", "alert_id": "a1", "patient_id": PID, "rule": "o2home-band", "priority": "medium",
@@ -173,3 +174,37 @@ async def test_upgrade_reopens_an_acknowledged_alert(r: redis.Redis, ar: redis.a
 async def test_no_alerts(ar: redis.asyncio.Redis) -> None:
     assert await alert_store.list_alerts(ar, PID) == []
     assert await alert_store.open_summaries(ar) == {}
+
+
+async def test_snooze_is_limited_and_recorded(r: redis.Redis, ar: redis.asyncio.Redis) -> None:
+    raise_alert(r, "o2home-band", Priority.MEDIUM, T0, "a1")
+    limit = timedelta(minutes=30)
+    with pytest.raises(alert_store.Refused, match="at most"):
+        await alert_store.snooze(ar, PID, "a1", "nurse-7", timedelta(minutes=31), limit, T0)
+    done = await alert_store.snooze(ar, PID, "a1", "nurse-7", timedelta(minutes=10), limit, T0)
+    assert (done["snoozed_by"], done["snoozed_until"], done["snooze_priority"]) == (
+        "nurse-7",
+        "2026-11-30T09:10:00.000Z",
+        "medium",
+    )
+    assert [e["kind"] for e in done["events"]] == ["snoozed"]
+    assert events(r)[-1]["event"] == "snoozed"
+    assert events(r)[-1]["by"] == "nurse-7"
+    await alert_store.resolve(ar, PID, "a1", "dr-2", "reviewed", T0 + timedelta(minutes=1))
+    with pytest.raises(Conflict):
+        await alert_store.snooze(ar, PID, "a1", "nurse-7", timedelta(minutes=5), limit, T0)
+
+
+def test_the_open_op_lists_every_open_alert_by_rule(r: redis.Redis) -> None:
+    raise_alert(r, "o2home-band", Priority.HIGH, T0, "a1")
+    raise_alert(r, "signal-quality", Priority.ADVISORY, T0, "q1")
+    store = SyncAlertStore(r)
+    pipe = r.pipeline(transaction=False)
+    store.queue_open(pipe, PID)
+    [flat] = pipe.execute()
+    pairs = dict(zip(flat[::2], flat[1::2], strict=True))
+    assert {k.decode(): json.loads(v)["alert_id"] for k, v in pairs.items()} == {
+        "o2home-band": "a1",
+        "signal-quality": "q1",
+    }
+    assert (summary(r) or {})["open_count"] == 2

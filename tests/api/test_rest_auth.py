@@ -1,4 +1,4 @@
-"""Every /v1 route needs a valid bearer token; probes and the page shell are open."""
+"""Every /v1 and /fhir route needs a valid bearer token; probes, metrics and the page shell are open."""
 
 from __future__ import annotations
 
@@ -6,39 +6,37 @@ import re
 
 import pytest
 
-from api.auth import (
-    AuthError,
-    Principal,
-    Scope,
-    StaticTokenAuthenticator,
-    authenticate,
-    fingerprint,
-    requires,
-)
+from api.auth import Authenticator, Role, Scope, fingerprint
 from api.main import create_app
-from tests.api.rest_support import AUTH, TOKEN, all_routes, api_client, running, settings
+from api.security.tokens import TokenConfig
+from tests.api.rest_support import AUTH, TOKEN, all_routes, api_client, settings
 
-# Placeholder values that satisfy each path parameter's pattern.
+#: Authenticated API prefixes: the REST API and the FHIR read API.
+_PROTECTED = ("/v1/", "/fhir/")
+# Placeholder values that satisfy each path parameter's pattern (others get "x1").
 _PARAMS = {
     "ward_id": "north-1",
     "patient_id": "p-1",
     "alert_id": "a1",
     "address": "C0:FF:EE:00:00:01",
+    "principal_id": "u-0123456789abcdef",
 }
-_OPEN = {"/healthz", "/readyz", "/ward", "/ward/{ward_id}", "/ward-assets/{name}"}
+_OPEN = {"/healthz", "/readyz", "/metrics", "/ward", "/ward/{ward_id}", "/ward-assets/{name}"}
+#: The one /v1 route that takes no bearer: it is where access tokens come from.
+_NO_BEARER = {("POST", "/v1/auth/token")}
 _DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
 def _v1_routes() -> list[tuple[str, str]]:
     app = create_app(settings("redis://127.0.0.1:1/0"))
-    return [(m, p) for m, p in all_routes(app) if p.startswith("/v1/")]
+    return [(m, p) for m, p in all_routes(app) if p.startswith(_PROTECTED) and (m, p) not in _NO_BEARER]
 
 
 V1_ROUTES = _v1_routes()
 
 
 def _url(path: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: _PARAMS[m.group(1)], path)
+    return re.sub(r"\{(\w+)\}", lambda m: _PARAMS.get(m.group(1), "x1"), path)
 
 
 def test_the_route_list_is_complete() -> None:
@@ -47,12 +45,12 @@ def test_the_route_list_is_complete() -> None:
     documented = {
         (method.upper(), path)
         for path, ops in app.openapi()["paths"].items()
-        if path.startswith("/v1/")
+        if path.startswith(_PROTECTED)
         for method in ops
     }
     assert len(documented) >= 9
-    assert documented <= set(V1_ROUTES)
-    unexpected = {p for _, p in all_routes(app)} - _OPEN - _DOCS - {p for _, p in V1_ROUTES}
+    assert documented <= set(V1_ROUTES) | _NO_BEARER
+    unexpected = {p for _, p in all_routes(app)} - _OPEN - _DOCS - {p for _, p in {*V1_ROUTES, *_NO_BEARER}}
     assert unexpected == set(), f"routes outside /v1 must be added to _OPEN deliberately: {unexpected}"
 
 
@@ -97,32 +95,37 @@ async def test_any_configured_token_is_accepted(redis_url: str) -> None:
             assert response.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/ward", "/ward/north-1", "/ward-assets/ward.js"])
+@pytest.mark.parametrize("path", ["/healthz", "/metrics", "/ward", "/ward/north-1", "/ward-assets/ward.js"])
 async def test_probes_and_page_shell_need_no_token(redis_url: str, path: str) -> None:
     async with api_client(redis_url) as client:
         response = await client.get(path)
     assert response.status_code == 200
 
 
-def test_authenticator_matches_exact_tokens_only() -> None:
-    auth = StaticTokenAuthenticator(["a" * 16, "b" * 20])
-    assert auth.authenticate("a" * 16) == Principal(fingerprint("a" * 16), frozenset(Scope))
-    assert auth.authenticate("b" * 20) is not None
+def test_bootstrap_tokens_match_exactly_and_are_administrators() -> None:
+    auth = Authenticator(["a" * 16, "b" * 20], TokenConfig(b"k" * 32, "oxiward", "oxiward-api", 900))
+    admin = auth.bootstrap("a" * 16)
+    assert admin is not None
+    assert admin.subject == fingerprint("a" * 16)
+    assert admin.role is Role.ADMINISTRATOR
+    assert admin.scopes == frozenset(Scope)
+    assert admin.wards is None  # every ward
+    assert auth.bootstrap("b" * 20) is not None
     for wrong in ("a" * 15, "a" * 17, "", "b" * 20 + " ", "ä" * 16):
-        assert auth.authenticate(wrong) is None
+        assert auth.bootstrap(wrong) is None
     assert "a" * 16 not in fingerprint("a" * 16)
 
 
-async def test_missing_scope_is_403_so_scoped_tokens_can_be_added(redis_url: str) -> None:
-    """Scopes are checked per route; a reader-only principal (not issuable yet) cannot enrol."""
-    app = create_app(settings(redis_url))
-    app.dependency_overrides[authenticate] = lambda: Principal("token:reader", frozenset({Scope.READ}))
-    async with running(app) as client:
-        denied = await client.post("/v1/wards/north-1/patients", json={"ref": "Bed 1"})
-        allowed = await client.get("/v1/wards")
+async def test_missing_scope_is_403_naming_the_scope(redis_url: str) -> None:
+    """A clinician's API key can read the wards but not enrol (ward:write)."""
+    async with api_client(redis_url) as client:
+        body = {"name": "reader", "role": "clinician", "wards": ["north-1"]}
+        created = await client.post("/v1/admin/api-keys", json=body, headers=AUTH)
+        key = {"Authorization": f"Bearer {created.json()['api_key']}"}
+        denied = await client.post("/v1/wards/north-1/patients", json={"ref": "Bed 1"}, headers=key)
+        allowed = await client.get("/v1/wards", headers=key)
+    assert created.status_code == 201, created.text
     assert denied.status_code == 403
     assert denied.headers["content-type"] == "application/problem+json"
     assert "ward:write" in denied.json()["detail"]
     assert allowed.status_code == 200
-    with pytest.raises(AuthError):
-        requires(Scope.ALERTS)(Principal("token:reader", frozenset({Scope.READ})))

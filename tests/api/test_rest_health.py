@@ -166,7 +166,8 @@ async def test_python_m_api_serves_and_logs_no_token_or_patient_id(redis_url: st
     assert code in (0, -signal.SIGTERM)
     output = (tmp_path / "api.log").read_text()
     assert "Application shutdown complete" in output
-    assert "get_patient 200" in output  # one access line per request, naming the route
+    # one access line per request, naming the route template (JSON logs, api/logs.py)
+    assert "GET /v1/patients/{patient_id} 200" in output
     assert "p-never-logged" not in output
     assert TOKEN not in output
     assert "nope" not in output

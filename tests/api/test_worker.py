@@ -92,7 +92,9 @@ def test_amber_raises_a_medium_alert(r: redis.Redis, worker: EvaluationWorker) -
     assert nothing_pending(r)
 
 
-def test_red_upgrades_in_place_and_green_leaves_it_open(r: redis.Redis, worker: EvaluationWorker) -> None:
+def test_red_upgrades_in_place_and_green_leaves_it_open_latched(
+    r: redis.Redis, worker: EvaluationWorker
+) -> None:
     store(r, spo2=93)
     worker.run_once()
     [amber] = alerts(r)
@@ -111,7 +113,11 @@ def test_red_upgrades_in_place_and_green_leaves_it_open(r: redis.Redis, worker: 
     assert worker.run_once() == 2
     [still] = alerts(r)
     assert (still["alert_id"], still["priority"], still["state"]) == (amber["alert_id"], "high", "open")
-    assert events(r) == ["raised", "upgraded"]
+    # High latches (§5.1): the green reading's all-clear is recorded, the amber one re-activates it;
+    # the priority is never lowered and no second alert is raised.
+    assert events(r) == ["raised", "upgraded", "condition-cleared", "condition-returned"]
+    assert [e["kind"] for e in still["events"]] == events(r)
+    assert still["condition_active"] is True
     assert (summary(r) or {})["priority"] == "high"
     assert worker.stats.raised == 1
     assert worker.stats.upgraded == 1
@@ -123,30 +129,62 @@ def test_several_readings_of_one_patient_in_one_batch(r: redis.Redis, worker: Ev
     assert worker.run_once() == 4
     [a] = alerts(r)
     assert a["priority"] == "high"
-    assert events(r) == ["raised", "upgraded"]
+    assert events(r) == ["raised", "upgraded", "condition-cleared"]
+    assert a["condition_active"] is False  # latched: open until a clinician resolves it
 
 
-def test_probe_off_raises_nothing(r: redis.Redis, worker: EvaluationWorker) -> None:
+def by_rule(r: redis.Redis) -> dict[str, dict[str, Any]]:
+    found = alerts(r)
+    rules = {a["rule"]: a for a in found}
+    assert len(rules) == len(found)
+    return rules
+
+
+def test_probe_off_raises_only_a_technical_advisory(r: redis.Redis, worker: EvaluationWorker) -> None:
     store(r, spo2=None, pulse=None, mode="continuous", measurement=1 << 13, device_sensor=PROBE_OFF)
     store(r, spo2=80, device_sensor=PROBE_OFF)
     assert worker.run_once() == 2
-    assert alerts(r) == []
-    assert summary(r) is None
+    # §6.2.2: no band from an unscorable reading; one low-grade technical advisory with a repeat request.
+    [a] = alerts(r)
+    assert (a["rule"], a["priority"], a["technical"], a["band"]) == ("signal-quality", "advisory", True, None)
+    assert "probe-off" in a["reasons"]
+    assert (summary(r) or {})["priority"] == "advisory"
+    notes = [f for _, f in r.xrange(keys.notifications(SHARD))]
+    assert [n[b"kind"] for n in notes] == [b"raised"]
     assert nothing_pending(r)
+
+
+def test_a_valid_repeat_clears_the_advisory_and_drives_the_band(
+    r: redis.Redis, worker: EvaluationWorker
+) -> None:
+    store(r, spo2=80, device_sensor=PROBE_OFF)
+    store(r, spo2=94)
+    worker.run_once()
+    rules = by_rule(r)
+    quality = rules["signal-quality"]
+    assert (quality["state"], quality["outcome"]) == ("resolved", "all-clear")  # advisory: non-latching
+    assert rules["o2home-band"]["priority"] == "medium"
+    assert events(r) == ["raised", "all-clear", "raised"]
 
 
 def test_questionable_red_raises_marked_questionable(r: redis.Redis, worker: EvaluationWorker) -> None:
     store(r, spo2=90, device_sensor=LOW_PERFUSION)
     store(r, spo2=94, device_sensor=LOW_PERFUSION)  # questionable amber: no escalation on its own
     worker.run_once()
-    [a] = alerts(r)
+    rules = by_rule(r)
+    a = rules["o2home-band"]
     assert (a["priority"], a["questionable"], a["detail"]) == ("high", True, "low-perfusion")
+    assert (rules["signal-quality"]["priority"], rules["signal-quality"]["questionable"]) == (
+        "advisory",
+        True,
+    )
 
 
-def test_questionable_amber_alone_raises_nothing(r: redis.Redis, worker: EvaluationWorker) -> None:
+def test_questionable_amber_alone_asks_for_a_repeat_only(r: redis.Redis, worker: EvaluationWorker) -> None:
     store(r, spo2=94, device_sensor=LOW_PERFUSION)
     worker.run_once()
-    assert alerts(r) == []
+    [a] = alerts(r)
+    assert (a["rule"], a["priority"], a["reasons"]) == ("signal-quality", "advisory", ["low-perfusion"])
 
 
 def test_late_reading_is_marked_late(r: redis.Redis, worker: EvaluationWorker) -> None:

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from emulator import BleWorld, scenario
-from gateway.ble import Backoff, BleAdapter, Frame, PlxLink
+from gateway.ble import Backoff, BleAdapter, DeviceLink, Frame
+from gateway.config import DeviceConfig
 from gateway.model import DeviceState
 from gateway.protocols import plx
 
@@ -30,13 +31,13 @@ async def until(condition: Callable[[], bool], within: float = 30.0, message: st
 
 
 class Probe:
-    """Runs one PlxLink and records what it delivers."""
+    """Runs one DeviceLink and records what it delivers."""
 
     def __init__(self, address: str, adapter: BleAdapter, world: BleWorld | None) -> None:
         self.frames: list[Frame] = []
         self.states: list[DeviceState] = []
-        self.link = PlxLink(
-            address,
+        self.link = DeviceLink(
+            DeviceConfig(address),
             adapter=adapter,
             on_frame=self.frames.append,
             on_state=self.states.append,
@@ -69,8 +70,10 @@ async def test_connects_subscribes_to_both_measurements_and_reads_the_model(worl
         both = {plx.CONTINUOUS_UUID, plx.SPOT_CHECK_UUID}
         await until(lambda: {f.characteristic_uuid for f in probe.frames} == both, message="2A5F and 2A5E")
         assert probe.states[0] == "connected"
-        assert probe.link.model == "Emu X1"
-        assert probe.link.protocol == plx.CONTINUOUS
+        assert probe.link.info.model == "Emu X1"
+        assert probe.link.info.protocol == plx.CONTINUOUS
+        assert probe.link.profile is not None
+        assert probe.link.profile.key == "plx"
         assert oxi.notify_subscribed
         assert oxi.indicate_subscribed
         # Exactly the bytes the oximeter sent, in order, each with its own receive time.
@@ -148,14 +151,20 @@ async def test_no_bluetooth_stack_is_reported_once_and_retried(caplog: pytest.Lo
 
     probe.link.backoff.next = counting_next  # type: ignore[method-assign]
     try:
-        with caplog.at_level(logging.DEBUG, logger="gateway.ble"):
+        with caplog.at_level(logging.DEBUG, logger="gateway"):
             await until(lambda: len(attempts) >= 4, message="several retries")
         assert not probe.task.done()  # still going, never crashed
         assert probe.states == ["away"]
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-        assert len(warnings) == 1
-        assert "D-Bus" in warnings[0].getMessage()
-        assert OXI_1 in warnings[0].getMessage()
+        assert len(warnings) == 1  # a problem of the whole gateway: said once, not per retry
+        said = warnings[0].getMessage()
+        assert "Bluetooth service is not running" in said
+        assert "systemctl start dbus bluetooth" in said
+        assert "Error" not in said
+        assert "Traceback" not in caplog.text
+        assert any(
+            "FileNotFoundError" in r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG
+        )
     finally:
         await probe.close()
 

@@ -1,0 +1,273 @@
+"""The notification delivery worker: every alert notification reaches the rota's people, or says why not.
+
+Flow (keys in api/notify/keys.py; the rota in api/notify/rota.py):
+
+1. consumer group GROUP reads every shard's keys.notifications stream; for each notification the
+   patient's ward and `ref` are looked up and the ward's rota gives the recipients of the
+   notification's tier; one delivery per recipient channel, recorded in keys.delivery(id) and listed
+   under keys.alert_deliveries(alert id); the ward's MQTT topic gets it too when enabled;
+2. an attempt ends `delivered` (webhook 2xx; MQTT PUBACK), `sent` (apprise took it; it cannot tell
+   more) or failed; a failed one is retried after ``base_delay_s * 2**(attempt-1)`` (capped, ±10%
+   jitter) -- or dropped as `cancelled` when the alert has been acknowledged or resolved meanwhile;
+3. after ``max_attempts`` it is `dead-lettered` (keys.DEAD) and a technical alert is raised on the
+   patient (api/notify/technical.py);
+4. a webhook receiver may POST the delivery's accept token back: the alert is acknowledged as the
+   recipient and the delivery becomes `accepted` (api/notify/accept.py). An alert nobody accepts is
+   escalated by the scheduler's ladder, which notifies the next tier: step 1 again.
+
+Notifications that do not page (late data, good news: `page` false, §6.2.5) go to machines (webhooks,
+MQTT) but never to people's phones and inboxes. The notification entry is acknowledged once every
+delivery was attempted or scheduled (at-least-once: a crash in between sends it again).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from api import keys
+from api.alert_store import SyncAlertStore, text
+from api.notify import keys as nkeys
+from api.notify import message, tokens
+from api.notify.channels import FAILED, send_apprise, send_webhook
+from api.notify.mqtt_channel import MqttPublisher
+from api.notify.rota import MQTT_TOPIC, Channel, ChannelKind, Privacy, rota_from_raw
+from api.notify.technical import raise_delivery_failed
+from api.registry import iso_utc
+from api.webhooks.sources import _rows
+
+log = logging.getLogger(__name__)
+ACCEPT_PATH = "/v1/alerts/deliveries/{delivery_id}/accept"
+
+
+class NotificationDelivery:
+    """Run with start()/stop(), or call run_once() for one deterministic pass (tests)."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        name: str = "notify-0",
+        link_base: str = "",
+        base_delay_s: float = 10.0,
+        max_delay_s: float = 600.0,
+        max_attempts: int = 6,
+        timeout_s: float = 5.0,
+        poll_s: float = 0.5,
+        mqtt: MqttPublisher | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._r = client
+        self._store = SyncAlertStore(client)
+        self.name = name
+        self._link = link_base
+        self._base, self._cap, self._max_attempts = base_delay_s, max_delay_s, max_attempts
+        self._timeout, self._poll = timeout_s, poll_s
+        self._mqtt = mqtt
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pending_first = True
+        self._grouped = False
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=f"notify-{self.name}", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._mqtt is not None:
+            self._mqtt.close()
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+                backoff = 0.1
+                if not busy:
+                    self._stop.wait(self._poll)
+            except Exception as exc:  # Redis away or a bug: deliveries must not stop for good
+                log.warning("notification delivery pass failed (%s); retrying", type(exc).__name__)
+                log.debug("notification delivery failure", exc_info=exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    # -- one pass -------------------------------------------------------------------------------
+    def run_once(self) -> int:
+        if not self._grouped:
+            for shard in range(keys.SHARDS):
+                try:
+                    self._r.xgroup_create(keys.notifications(shard), nkeys.GROUP, id="0", mkstream=True)
+                except redis.ResponseError as err:
+                    if "BUSYGROUP" not in str(err):
+                        raise
+            self._grouped = True
+        # After a restart our own unacknowledged entries ("0") come first, then new ones (">").
+        start = "0" if self._pending_first else ">"
+        streams = {keys.notifications(s): start for s in range(keys.SHARDS)}
+        rows = _rows(self._r.xreadgroup(nkeys.GROUP, self.name, dict[Any, Any](streams), count=50))
+        if not rows:
+            self._pending_first = False
+        for stream, eid, fields in rows:
+            self._fan_out(fields)
+            self._r.xack(stream, nkeys.GROUP, eid)
+        return len(rows) + self._retry_due()
+
+    def _context(self, f: dict[str, str]) -> message.Context | None:
+        pid = f.get("patient_id", "")
+        ward, ref = self._r.hmget(keys.patient(pid), ["ward", "ref"])
+        if ward is None:
+            return None
+        return message.Context(
+            alert_id=f.get("alert_id", ""),
+            patient_id=pid,
+            ward=text(ward),
+            ref=text(ref) if ref is not None else "",
+            priority=f.get("priority", ""),
+            kind=f.get("kind", ""),
+            tier=int(f.get("tier", "0")),
+            at=f.get("at", ""),
+            page=f.get("page", "true") == "true",
+            rule=f.get("rule", ""),
+            late=f.get("late") == "true",
+            questionable=f.get("questionable") == "true",
+        )
+
+    def _fan_out(self, f: dict[str, str]) -> None:
+        ctx = self._context(f)
+        if ctx is None:  # discharged and removed meanwhile: nobody on a ward to tell
+            log.info("notification for a patient no longer on a ward; not delivered")
+            return
+        rota = rota_from_raw(self._r.get(nkeys.rota(ctx.ward)))
+        if rota.mqtt is not None:
+            self._deliver(ctx, "", "mqtt", {"url": "", "secret": "", "privacy": rota.mqtt.value})
+        for person in rota.recipients(ctx.tier):
+            for channel in person.channels:
+                if channel.kind is ChannelKind.APPRISE and not ctx.page:
+                    continue  # people's phones are for what needs them now (module docstring)
+                target = {"url": channel.url, "secret": channel.secret, "privacy": channel.privacy.value}
+                self._deliver(ctx, person.name, channel.kind.value, target)
+
+    def _deliver(self, ctx: message.Context, recipient: str, channel: str, target: dict[str, str]) -> None:
+        did = uuid.uuid4().hex
+        at = iso_utc(self._clock())
+        record = {
+            "delivery_id": did,
+            "alert_id": ctx.alert_id,
+            "patient_id": ctx.patient_id,
+            "ward": ctx.ward,
+            "tier": str(ctx.tier),
+            "kind": ctx.kind,
+            "recipient": recipient,
+            "channel": channel,
+            "status": "pending",
+            "attempts": "0",
+            "created_at": at,
+            "ctx": json.dumps(_ctx_dict(ctx)),
+            # What to send to, as the rota said when the notification came (Redis holds the rota's
+            # secrets already; the API never shows this field).
+            "target": json.dumps(target),
+        }
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hset(nkeys.delivery(did), mapping=dict[Any, Any](record))
+        pipe.expire(nkeys.delivery(did), nkeys.DELIVERY_TTL_S)
+        pipe.rpush(nkeys.alert_deliveries(ctx.alert_id), did)
+        pipe.expire(nkeys.alert_deliveries(ctx.alert_id), nkeys.DELIVERY_TTL_S)
+        pipe.execute()
+        self._attempt(did, 1)
+
+    def _retry_due(self) -> int:
+        raw: list[Any] = self._r.zrangebyscore(nkeys.RETRY, "-inf", int(time.time() * 1000), start=0, num=20)
+        done = 0
+        for member in (text(m) for m in raw):
+            if self._r.zrem(nkeys.RETRY, member):  # else another worker claimed it
+                did, _, attempt = member.partition(":")
+                self._attempt(did, int(attempt))
+                done += 1
+        return done
+
+    # -- one attempt ----------------------------------------------------------------------------
+    def _attempt(self, did: str, attempt: int) -> None:
+        f = {text(k): text(v) for k, v in self._r.hgetall(nkeys.delivery(did)).items()}
+        if not f:
+            return
+        ctx = message.Context(**json.loads(f["ctx"]))
+        if attempt > 1 and self._handled(ctx):
+            self._r.hset(nkeys.delivery(did), mapping={"status": "cancelled", "updated_at": self._now()})
+            return
+        target = json.loads(f["target"])
+        channel = f["channel"]
+        status, error = self._send(ctx, channel, target, did, attempt)
+        fields: dict[Any, Any] = {
+            "status": status,
+            "attempts": str(attempt),
+            "updated_at": self._now(),
+            "last_error": error,
+        }
+        if status != FAILED:
+            fields[f"{status}_at"] = fields["updated_at"]
+            self._r.hset(nkeys.delivery(did), mapping=fields)
+            self._r.hincrby(keys.METRICS, f"notify:{status}", 1)
+            return
+        self._r.hincrby(keys.METRICS, f"delivery_failed:{channel}", 1)
+        if attempt < self._max_attempts:
+            delay = min(self._base * 2 ** (attempt - 1), self._cap) * random.uniform(0.9, 1.1)  # noqa: S311
+            fields["status"] = "retrying"
+            self._r.hset(nkeys.delivery(did), mapping=fields)
+            self._r.zadd(nkeys.RETRY, {f"{did}:{attempt + 1}": int(time.time() * 1000 + delay * 1000)})
+            return
+        fields["status"] = "dead-lettered"
+        self._r.hset(nkeys.delivery(did), mapping=fields)
+        dead = {"delivery_id": did, "alert_id": ctx.alert_id, "channel": channel, "attempts": str(attempt)}
+        self._r.xadd(
+            nkeys.DEAD, dict[Any, Any](dead | {"last_error": error, "at": self._now()}), maxlen=10_000
+        )
+        log.warning("%s notification dead-lettered after %d attempts (%s)", channel, attempt, error)
+        raise_delivery_failed(self._store, ctx.patient_id, channel, self._clock())
+
+    def _send(
+        self, ctx: message.Context, channel: str, target: dict[str, str], did: str, attempt: int
+    ) -> tuple[str, str]:
+        privacy = Privacy(target["privacy"])
+        if channel == "mqtt":
+            if self._mqtt is None:
+                return FAILED, "no MQTT broker configured for the service"
+            payload = json.dumps(message.body(ctx, privacy, self._link)).encode("utf-8")
+            ok, error = self._mqtt.publish(MQTT_TOPIC.format(ward=ctx.ward), payload, self._timeout)
+            return ("delivered", "") if ok else (FAILED, error)
+        chan = Channel(ChannelKind(channel), target["url"], target["secret"], privacy)
+        if chan.kind is ChannelKind.WEBHOOK:
+            body = message.body(ctx, privacy, self._link) | {"delivery_id": did}
+            body["accept"] = {
+                "path": ACCEPT_PATH.format(delivery_id=did),
+                "token": tokens.token(tokens.load_key(self._r), did),
+            }
+            return send_webhook(chan, body, did, attempt, self._timeout)
+        title, content = message.text(ctx, privacy, self._link)
+        return send_apprise(chan, title, content)
+
+    def _handled(self, ctx: message.Context) -> bool:
+        raw = self._r.hget(keys.alerts(ctx.patient_id), ctx.alert_id)
+        return raw is not None and json.loads(raw).get("state") in ("acknowledged", "resolved")
+
+    def _now(self) -> str:
+        return iso_utc(self._clock())
+
+
+def _ctx_dict(ctx: message.Context) -> dict[str, Any]:
+    return {name: getattr(ctx, name) for name in message.Context.__dataclass_fields__}

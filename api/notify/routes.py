@@ -1,0 +1,125 @@
+"""REST for reaching people: the ward rota and the accept call of a delivered notification."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import WatchError
+
+from api import alert_store
+from api.alerting_examples import ok
+from api.auth import authenticate
+from api.deps import AlertHandler, NowDep, ReadableWard, RedisDep, WritableWard
+from api.notify import accept as accepting
+from api.notify import keys as nkeys
+from api.notify.rota import Rota, RotaPut, public_record, record
+from api.registry import iso_utc
+from api.routes.care_plans import problem
+from api.schemas import problem_responses
+
+router = APIRouter(tags=["notifications"])
+
+
+class AcceptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"token": "9f2c…"}]})
+
+    token: str = Field(min_length=1, max_length=200, description="the `accept.token` of the delivery")
+
+
+ROTA_EXAMPLE = {
+    "ward_id": "north-1",
+    "version": 3,
+    "rota": {
+        "tiers": [
+            {
+                "recipients": [
+                    {
+                        "name": "Ward nurse on shift",
+                        "channels": [
+                            {
+                                "kind": "webhook",
+                                "url": "https://pager.example.nhs.uk/…",
+                                "privacy": "minimal",
+                                "secret": "whsec_…",
+                            }
+                        ],
+                    }
+                ]
+            }
+        ],
+        "mqtt": {"privacy": "minimal"},
+    },
+    "set_by": "admin",
+    "set_at": "2026-01-05T09:00:00.000Z",
+}
+ACCEPT_EXAMPLE = {
+    "delivery_id": "4f1c…",
+    "status": "accepted",
+    "alert_id": "a1b2c3",
+    "state": "acknowledged",
+    "acknowledged_by": "Ward nurse on shift",
+}
+
+
+@router.get("/wards/{ward_id}/rota", responses=ok(ROTA_EXAMPLE))
+async def get_rota(ward_id: ReadableWard, r: RedisDep) -> dict[str, Any]:
+    """Who is told at each escalation tier, and how. Secrets are masked. Version 0: no rota (the ward
+    page only)."""
+    return public_record(ward_id, await r.get(nkeys.rota(ward_id)))
+
+
+@router.put("/wards/{ward_id}/rota", responses={**ok(ROTA_EXAMPLE), **problem_responses(422)})
+async def put_rota(
+    request: Request, ward_id: WritableWard, body: RotaPut, r: RedisDep, now: NowDep
+) -> dict[str, Any]:
+    """Replace the ward's rota. Tier k is told when an alert reaches tier k of the ward's escalation
+    ladder (`alerting-config`); webhooks need a signing secret; apprise URLs are checked by apprise."""
+    principal = await authenticate(request)
+    key = nkeys.rota(ward_id)
+    rota = Rota.from_put(body)
+    async with r.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                await pipe.watch(key)
+                raw = await pipe.get(key)
+                version = 1 + (0 if raw is None else int(json.loads(raw)["version"]))
+                text = json.dumps(record(ward_id, rota, version, principal.subject, iso_utc(now)))
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.set(key, text)
+                await pipe.execute()
+                return public_record(ward_id, text)
+            except WatchError:
+                continue
+
+
+@router.post(
+    "/alerts/deliveries/{delivery_id}/accept",
+    responses={**ok(ACCEPT_EXAMPLE), **problem_responses(404, 409, 422)},
+)
+async def accept_delivery(
+    request: Request, principal: AlertHandler, delivery_id: str, body: AcceptRequest, r: RedisDep, now: NowDep
+) -> Any:
+    """Accept the alert a delivery carried (the token from its signed message): it is acknowledged as
+    the delivery's recipient. 404 for an unknown delivery, a wrong token or a ward the caller does
+    not see; 409 once the alert is resolved."""
+    try:
+        alert = await accepting.accept(r, delivery_id, body.token, now, principal.sees_ward)
+    except accepting.BadToken:
+        return problem(request, 404, "Not Found", "no such delivery for this token")
+    except alert_store.NotFound:
+        return problem(request, 404, "Not Found", "the alert no longer exists")
+    except alert_store.Conflict:
+        return problem(request, 409, "Conflict", "the alert is already resolved")
+    return JSONResponse(
+        {
+            "delivery_id": delivery_id,
+            "status": "accepted",
+            "alert_id": alert["alert_id"],
+            "state": alert["state"],
+            "acknowledged_by": alert.get("acknowledged_by"),
+        }
+    )

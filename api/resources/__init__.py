@@ -1,0 +1,1 @@
+"""Integrator resources behind /v1: wards, patients, enrolments, devices, gateways, observations, alerts."""

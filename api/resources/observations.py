@@ -1,0 +1,135 @@
+"""Manual observations: the NEWS2 parameters an oximeter does not measure (clinical-rules.md §2.3),
+plus air/oxygen (§2.1), recorded by staff or the patient, one Redis stream per patient.
+
+Stream ``<patient>:manual`` (same slot as the patient); entry id = when it was recorded; fields
+`pm` parameter, `v` value, `m` measured_at (epoch ms), `by`, `note` (when given). The values match
+alerting/manual.py's ManualObservation (parameter names, breaths/min, mmHg, °C, ACVPU letter).
+
+Entry ranges are *plausibility* limits, our choice, not clinical thresholds: they catch a slip of
+the keyboard (37 typed as 370) while admitting every value on the NEWS2 chart (§2.3: RR ≤8..≥25,
+systolic ≤90..≥220, temperature ≤35.0..≥39.1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+
+from api.contract import datetime_ms, format_utc_ms
+from api.queries import decode_cursor, encode_cursor
+from api.reading_codec import entry_ms
+from api.registry import text
+from api.resources import keys as rkeys
+from api.resources.schemas import ObservationCreate, ObservationRead
+
+#: (low, high, UCUM unit) per numeric parameter.
+NUMERIC: dict[str, tuple[float, float, str]] = {
+    "respiration_rate": (1.0, 80.0, "/min"),
+    "systolic_bp": (40.0, 300.0, "mm[Hg]"),
+    "temperature": (25.0, 45.0, "Cel"),
+}
+#: §2.3 ACVPU: Alert, new Confusion, Voice, Pain, Unresponsive. §2.1: air or oxygen.
+CODED: dict[str, frozenset[str]] = {
+    "consciousness": frozenset({"A", "C", "V", "P", "U"}),
+    "oxygen": frozenset({"air", "oxygen"}),
+}
+#: A device or a person's clock may run a little ahead; more than this is a mistake.
+FUTURE_SLACK = timedelta(minutes=5)
+MAX_AGE = timedelta(days=30)
+#: Per patient: years of 4-hourly observations; the cap only stops a runaway client.
+MAXLEN = 20_000
+SCAN_BUDGET = 5_000
+
+
+class ObservationRejected(ValueError):
+    """The value does not fit the parameter (422); the message says what is expected."""
+
+
+def check(body: ObservationCreate) -> float | str:
+    """The value to store, or ObservationRejected saying what is wrong."""
+    p, v = body.parameter, body.value
+    if p in NUMERIC:
+        low, high, unit = NUMERIC[p]
+        if isinstance(v, str) or math.isnan(v) or not low <= v <= high:
+            raise ObservationRejected(f"{p} must be a number from {low:g} to {high:g} {unit}")
+        return float(v)
+    allowed = CODED[p]
+    if not isinstance(v, str) or v not in allowed:
+        raise ObservationRejected(f"{p} must be one of {', '.join(sorted(allowed))}")
+    return v
+
+
+def _age_check(body: ObservationCreate, now: datetime) -> None:
+    if body.measured_at > now + FUTURE_SLACK:
+        raise ObservationRejected("measured_at is in the future")
+    if body.measured_at < now - MAX_AGE:
+        raise ObservationRejected(f"measured_at is more than {MAX_AGE.days} days ago")
+
+
+def to_read(entry_id: str, fields: dict[str, str]) -> ObservationRead:
+    p = fields["pm"]
+    value: float | str = float(fields["v"]) if p in NUMERIC else fields["v"]
+    return ObservationRead.model_validate(
+        {
+            "observation_id": entry_id,
+            "parameter": p,
+            "value": value,
+            "unit": NUMERIC[p][2] if p in NUMERIC else None,
+            "measured_at": format_utc_ms(int(fields["m"])),
+            "recorded_at": format_utc_ms(entry_ms(entry_id)),
+            "by": fields["by"],
+            "note": fields.get("note"),
+        }
+    )
+
+
+async def record(r: Redis, patient_id: str, body: ObservationCreate, now: datetime) -> ObservationRead:
+    _age_check(body, now)
+    value = check(body)
+    fields: dict[Any, Any] = {"pm": body.parameter, "v": repr(value) if isinstance(value, float) else value}
+    fields |= {"m": str(datetime_ms(body.measured_at)), "by": body.by}
+    if body.note:
+        fields["note"] = body.note
+    entry_id = text(await r.xadd(rkeys.manual(patient_id), fields, maxlen=MAXLEN, approximate=True))
+    return to_read(entry_id, fields)
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationPageData:
+    items: list[ObservationRead]
+    next_cursor: str | None
+
+
+async def page(
+    r: Redis,
+    patient_id: str,
+    parameter: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> ObservationPageData:
+    """Oldest recorded first; filtered by parameter and measured time ``[start, end)``."""
+    low = "-" if cursor is None else "(" + decode_cursor(cursor)
+    start_ms = None if start is None else datetime_ms(start)
+    end_ms = None if end is None else datetime_ms(end)
+    rows: list[Any] = await r.xrange(rkeys.manual(patient_id), min=low, max="+", count=SCAN_BUDGET) or []
+    items: list[ObservationRead] = []
+    last = ""
+    for raw_id, raw_fields in rows:
+        last = text(raw_id)
+        f = {text(k): text(v) for k, v in raw_fields.items()}
+        m = int(f["m"])
+        if parameter is not None and f["pm"] != parameter:
+            continue
+        if (start_ms is not None and m < start_ms) or (end_ms is not None and m >= end_ms):
+            continue
+        items.append(to_read(last, f))
+        if len(items) == limit:
+            return ObservationPageData(items, encode_cursor(last))
+    more = len(rows) == SCAN_BUDGET
+    return ObservationPageData(items, encode_cursor(last) if more else None)

@@ -1,0 +1,101 @@
+"""Cursor paging over a lexicographic index (a sorted set with every score 0).
+
+A page examines ids in order after the cursor, keeps those the filter accepts, and stops at
+``limit`` kept items or after ``budget`` examined ids. The cursor is the last *examined* id,
+encoded opaquely with the kind of list it belongs to, so:
+
+- pages never overlap or skip, even while items are added (new ids land in their sorted place);
+- a filtered page may hold fewer than ``limit`` items and still have a ``next_cursor``: only
+  ``next_cursor: null`` means the end;
+- the filters (and the caller's ward scope) are applied again on every page: a cursor carries
+  a position, never a permission, so it cannot reveal anything the caller could not list.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from redis.asyncio import Redis
+
+from api.queries import CursorError
+
+T = TypeVar("T")
+
+#: Ids examined per request at most: bounds one call's work when a filter rejects most ids.
+SCAN_BUDGET = 5_000
+BATCH = 200
+
+
+def encode_cursor(kind: str, position: str) -> str:
+    raw = f"{kind}:{position}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
+        raise CursorError("the cursor is not one this API issued; start again without it") from err
+    prefix = kind + ":"
+    if not raw.startswith(prefix) or len(raw) == len(prefix):
+        raise CursorError("the cursor is not one this API issued for this list; start again without it")
+    return raw[len(prefix) :]
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def _text(v: bytes | str) -> str:
+    return v.decode("utf-8") if isinstance(v, bytes) else v
+
+
+async def scan_index(
+    r: Redis,
+    index: str,
+    kind: str,
+    cursor: str | None,
+    limit: int,
+    load: Callable[[Sequence[str]], Awaitable[Sequence[T | None]]],
+    keep: Callable[[T], bool],
+    budget: int = SCAN_BUDGET,
+) -> Page[T]:
+    """One page of ``index`` after ``cursor``: records from ``load`` that ``keep`` accepts."""
+    low = "-" if cursor is None else "(" + decode_cursor(kind, cursor)
+    items: list[T] = []
+    examined = 0
+    last = ""
+    while examined < budget:
+        want = min(BATCH, budget - examined)
+        ids = [_text(i) for i in await r.zrangebylex(index, low, "+", start=0, num=want)]
+        records = await load(ids)
+        for item_id, record in zip(ids, records, strict=True):
+            examined += 1
+            last = item_id
+            if record is not None and keep(record):
+                items.append(record)
+                if len(items) == limit:
+                    return Page(items, encode_cursor(kind, last))
+        if len(ids) < want:
+            return Page(items, None)
+        low = "(" + last
+    return Page(items, encode_cursor(kind, last))
+
+
+def page_sorted(
+    ids: Sequence[str], kind: str, cursor: str | None, limit: int
+) -> tuple[list[str], str | None]:
+    """Cursor paging over an already sorted, already filtered, in-memory list of ids."""
+    start = 0
+    if cursor is not None:
+        after = decode_cursor(kind, cursor)
+        start = next((i for i, v in enumerate(ids) if v > after), len(ids))
+    chosen = list(ids[start : start + limit])
+    more = start + limit < len(ids)
+    return chosen, encode_cursor(kind, chosen[-1]) if more and chosen else None

@@ -1,0 +1,26 @@
+"""Prometheus metrics (no authentication: aggregate counts only, no identifiers)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from api import metrics
+from api.deps import RedisDep
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {metrics.CONTENT_TYPE: {"schema": {"type": "string"}}}, "description": "exposition"}
+    },
+    openapi_extra={"security": []},
+)
+async def prometheus_metrics(request: Request, r: RedisDep) -> Response:
+    """Request latency by route, ingest and evaluation counters, dead letters, consumer lag,
+    open alerts by priority, delivery failures. Open like the probes: expose it only to the
+    monitoring network."""
+    snap = await metrics.snapshot(r)
+    return Response(metrics.render(request.app.state.http_metrics, snap), media_type=metrics.CONTENT_TYPE)

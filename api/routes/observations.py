@@ -1,0 +1,54 @@
+"""Manual observations: respiration rate, systolic BP, temperature, consciousness, air/oxygen."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
+
+from api.deps import ClinicalPatient, NowDep, ReadablePatient, RedisDep
+from api.resources import observations
+from api.resources.access import refusals
+from api.resources.schemas import ManualParameter, ObservationCreate, ObservationPage, ObservationRead
+from api.schemas import problem_responses
+
+router = APIRouter(tags=["observations"])
+
+
+@router.post(
+    "/patients/{patient_id}/observations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ObservationRead,
+    responses=problem_responses(404, 422),
+)
+async def record_observation(
+    patient: ClinicalPatient, body: ObservationCreate, r: RedisDep, now: NowDep
+) -> ObservationRead:
+    """Record one hand-measured observation.
+
+    Accepted values (plausibility limits, not clinical thresholds): respiration rate 1–80 /min,
+    systolic BP 40–300 mmHg, temperature 25–45 °C, consciousness one of A, C, V, P, U (ACVPU),
+    oxygen `air` or `oxygen`. `measured_at` may not be in the future nor over 30 days ago.
+    """
+    with refusals():
+        return await observations.record(r, patient.patient_id, body, now)
+
+
+@router.get(
+    "/patients/{patient_id}/observations",
+    response_model=ObservationPage,
+    responses=problem_responses(400, 404),
+)
+async def list_observations(
+    patient: ReadablePatient,
+    r: RedisDep,
+    parameter: ManualParameter | None = None,
+    start: Annotated[AwareDatetime | None, Query(alias="from", description="measured at or after")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to", description="measured before")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ObservationPage:
+    """The patient's manual observations in the order recorded, filtered by parameter and time."""
+    page = await observations.page(r, patient.patient_id, parameter, start, end, limit, cursor)
+    return ObservationPage(items=page.items, next_cursor=page.next_cursor)

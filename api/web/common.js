@@ -1,0 +1,146 @@
+// Shared by every ward page: API calls with the session cookie, the signed-in user, DOM and time
+// helpers. Text from the server is only ever set with textContent (never parsed as HTML), so a
+// patient reference like "<img onerror=…>" is shown as typed and cannot run.
+"use strict";
+
+export class ApiError extends Error {
+  constructor(status, detail, body) {
+    super(detail);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+let session = null;
+
+// Every request carries the HttpOnly session cookie (same origin); state-changing ones also the
+// CSRF token the session handed out, which another site cannot read.
+export async function api(path, options = {}) {
+  const method = options.method || "GET";
+  const headers = { Accept: "application/json" };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && session) headers["X-CSRF-Token"] = session.csrf_token;
+  const res = await fetch(path, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    credentials: "same-origin",
+    cache: "no-store",
+  });
+  let body = null;
+  if (res.status !== 204) {
+    try { body = await res.json(); } catch (_) { body = null; }
+  }
+  if (res.status === 401 && !options.allow401) toSignIn();
+  if (!res.ok) {
+    const detail = body && typeof body.detail === "string" ? body.detail : res.status + " " + res.statusText;
+    throw new ApiError(res.status, detail, body);
+  }
+  return body;
+}
+
+// The session expired or was ended: back to the sign-in page, which says why.
+export function toSignIn() {
+  location.assign("/ward?signed-out=1");
+}
+
+export async function loadSession() {
+  session = await api("/v1/web/session");
+  return session;
+}
+
+export function me() {
+  return session ? session.username : null;
+}
+
+export function currentSession() {
+  return session;
+}
+
+export async function signOut() {
+  try { await api("/v1/web/session", { method: "DELETE", allow401: true }); } catch (_) { /* gone already */ }
+  location.assign("/ward");
+}
+
+// el("p", { className: "x", hidden: true }, "text", childNode) — properties, then children.
+export function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("aria-") || key.startsWith("data-") || key === "role" || key === "for") {
+      node.setAttribute(key, String(value));
+    } else {
+      node[key] = value;
+    }
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export const $ = (id) => document.getElementById(id);
+
+// The page's clock against the server's: ages are counted from the server's time, so a ward PC
+// with a wrong clock still shows how old a reading really is.
+let skewMs = 0;
+export function syncClock(serverIso) {
+  const server = Date.parse(serverIso);
+  if (!Number.isNaN(server)) skewMs = server - Date.now();
+}
+export function serverNow() {
+  return Date.now() + skewMs;
+}
+
+const TIME = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const DAY = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+
+export function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  const sameDay = new Date(serverNow()).toDateString() === d.toDateString();
+  return sameDay ? TIME.format(d) : DAY.format(d) + " " + TIME.format(d);
+}
+
+// "4 min": how long since the moment, by the server's clock.
+export function fmtSince(iso) {
+  if (!iso) return "";
+  const s = Math.max(0, Math.round((serverNow() - Date.parse(iso)) / 1000));
+  if (s < 90) return s + " s";
+  if (s < 90 * 60) return Math.round(s / 60) + " min";
+  if (s < 48 * 3600) return Math.round(s / 3600) + " h";
+  return Math.round(s / 86400) + " days";
+}
+
+export function fmtAge(iso) {
+  return iso ? fmtSince(iso) + " ago" : "";
+}
+
+export function fmtNumber(value) {
+  if (value === null || value === undefined) return "—";
+  return Number.isInteger(value) ? String(value) : Number(value).toFixed(1);
+}
+
+// Polite announcements for screen readers (and the visible status line).
+export function announce(text) {
+  const status = $("status");
+  if (status) status.textContent = text;
+}
+
+// Header: who is signed in, and signing out. Present on every page but the sign-in form.
+export function wireHeader() {
+  const who = $("who");
+  if (who) who.textContent = "Signed in as " + me();
+  const out = $("sign-out");
+  if (out) {
+    out.hidden = false;
+    out.addEventListener("click", signOut);
+  }
+}
+
+// /ward/{ward}/patients/{patient}: ids only, checked against the API's own id pattern.
+export function pathIds() {
+  const m = location.pathname.match(/^\/ward\/([A-Za-z0-9_-]{1,64})(?:\/patients\/([A-Za-z0-9_-]{1,64}))?\/?$/);
+  return m ? { wardId: m[1], patientId: m[2] || null } : { wardId: null, patientId: null };
+}

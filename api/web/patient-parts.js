@@ -1,0 +1,115 @@
+// The patient page's tables and its observation form. Plain tables with captions and header cells:
+// they read well aloud and are the text alternative to the chart.
+"use strict";
+import { $, api, ApiError, el, fmtNumber, fmtTime, me } from "/ward-assets/common.js";
+import { ruleLabel } from "/ward-assets/rows.js";
+
+function table(caption, headers, rows, empty) {
+  if (!rows.length) return el("p", { className: "summary" }, empty);
+  return el("table", {},
+    el("caption", {}, caption),
+    el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, c))))));
+}
+
+export function renderReadings(items) {
+  const rows = items.map((r) => [
+    fmtTime(r.measured_at), fmtNumber(r.spo2), fmtNumber(r.pulse),
+    r.quality === "scorable" ? "Good" : r.quality + (r.reasons.length ? ": " + r.reasons.join(", ") : ""),
+    r.late ? "Late" : "", r.mode,
+  ]);
+  $("readings").replaceChildren(table("Newest first", ["Measured", "SpO₂ %", "Pulse /min", "Signal", "Arrival", "Mode"], rows,
+    "No readings yet."));
+}
+
+const EVENT_LABEL = {
+  raised: "Raised", upgraded: "Upgraded", current: "Confirmed by a current reading", "condition-cleared": "Condition cleared (still open)",
+  "condition-returned": "Condition returned", "all-clear": "All clear", acknowledged: "Acknowledged", snoozed: "Snoozed",
+  "snooze-overridden": "Snooze ended by a higher priority", escalated: "Escalated", resolved: "Resolved",
+};
+
+// One row per thing that happened to an alert, newest alert first: who did what, when.
+export function renderAlertHistory(alerts) {
+  const rows = [];
+  for (const a of alerts) {
+    for (const e of [...(a.events || [])].reverse()) {
+      rows.push([fmtTime(e.at), ruleLabel(a.rule) + " (" + fmtTime(a.raised_at) + ")", e.priority.toUpperCase(),
+        (EVENT_LABEL[e.kind] || e.kind) + (e.tier !== null && e.tier !== undefined && e.kind === "escalated" ? " to tier " + e.tier : ""),
+        e.by || "system", e.detail || (e.kind === "resolved" && a.outcome ? a.outcome : "")]);
+    }
+    if (!(a.events || []).length) {
+      rows.push([fmtTime(a.raised_at), ruleLabel(a.rule), a.priority.toUpperCase(), a.state, a.acknowledged_by || a.resolved_by || "system", a.outcome || ""]);
+    }
+  }
+  $("alert-history").replaceChildren(table("Newest alert first", ["When", "Alert", "Priority", "What", "Who", "Detail"], rows,
+    "No alerts so far."));
+}
+
+function planText(plan) {
+  const parts = ["Rule pack " + plan.rule_pack, plan.on_oxygen ? "on oxygen" : "on air"];
+  if (plan.baseline_spo2) parts.push("baseline SpO₂ " + plan.baseline_spo2 + " %");
+  if (plan.target_spo2) parts.push("target " + plan.target_spo2.join("–") + " %");
+  if (plan.thresholds) parts.push("green from " + plan.thresholds.green_from + " %, amber from " + plan.thresholds.amber_from + " %");
+  if (plan.schedule && plan.schedule.length) parts.push("readings at " + plan.schedule.join(", "));
+  return parts.join(" · ");
+}
+
+export function renderPlan(current, history) {
+  const who = current.default ? "No plan set: the CO@h bands on air apply (clinical-rules §1.2)."
+    : "Version " + current.version + ", set by " + current.set_by + " at " + fmtTime(current.set_at) + ": " + current.reason;
+  $("plan").replaceChildren(el("p", {}, el("strong", {}, planText(current.plan))), el("p", {}, who));
+  const rows = history.items.map((p) => [String(p.version), fmtTime(p.set_at), p.set_by || "", p.reason || "", planText(p.plan)]);
+  $("plan-history").replaceChildren(table("Plan history, newest first", ["Version", "Set", "By", "Reason", "Plan"], rows,
+    "No earlier versions."));
+}
+
+const OBS_LABEL = {
+  respiration_rate: "Respiration rate", systolic_bp: "Systolic BP", temperature: "Temperature", consciousness: "Consciousness", oxygen: "Oxygen",
+};
+
+export function renderObservations(page) {
+  const rows = page.items.slice().reverse().slice(0, 20).map((o) => [
+    fmtTime(o.measured_at), OBS_LABEL[o.parameter] || o.parameter, String(o.value) + (o.unit ? " " + o.unit : ""), o.by,
+  ]);
+  $("observations").replaceChildren(table("Recent observations, newest first", ["Measured", "Observation", "Value", "By"], rows,
+    "No manual observations recorded."));
+}
+
+function localNow() {
+  const d = new Date();
+  d.setSeconds(0, 0);
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+// One POST per filled field (the API records each parameter separately, as NEWS2 scores them).
+export function wireObservationForm(patientId, onSaved) {
+  const form = $("obs-form");
+  $("obs-at").value = localNow();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("obs-error").textContent = "";
+    const measured = new Date(form.elements.measured_at.value || localNow());
+    const wanted = ["respiration_rate", "systolic_bp", "temperature", "consciousness", "oxygen"]
+      .map((name) => [name, form.elements[name].value.trim()]).filter(([, v]) => v !== "");
+    if (!wanted.length) {
+      $("obs-error").textContent = "Enter at least one observation.";
+      return;
+    }
+    const saved = [];
+    try {
+      for (const [parameter, raw] of wanted) {
+        const value = ["consciousness", "oxygen"].includes(parameter) ? raw : Number(raw);
+        await api("/v1/patients/" + encodeURIComponent(patientId) + "/observations", {
+          method: "POST", body: { parameter, value, measured_at: measured.toISOString(), by: me() },
+        });
+        saved.push(OBS_LABEL[parameter]);
+        form.elements[parameter].value = "";
+      }
+    } catch (err) {
+      const what = err instanceof ApiError && err.status === 422 ? "check the value: " + err.message : err.message;
+      $("obs-error").textContent = "Not saved (" + (OBS_LABEL[wanted[saved.length][0]]) + "): " + what;
+    }
+    if (saved.length) $("obs-status").textContent = "Saved by you at " + fmtTime(new Date().toISOString()) + ": " + saved.join(", ") + ".";
+    await onSaved();
+  });
+}

@@ -1,0 +1,139 @@
+// The ward queue page (/ward/{ward}): patients most urgent first, updated live, with filters.
+// The service orders the rows (api/board_rows.py); this script re-applies the same order when a
+// single row changes, so the queue never needs a reload.
+"use strict";
+import { $, announce, api, ApiError, el, fmtTime, loadSession, me, pathIds, syncClock, wireHeader } from "/ward-assets/common.js";
+import { lastMessage, setSnoozeLimit } from "/ward-assets/actions.js";
+import { onAlertEvent, wireAlarm } from "/ward-assets/alarm.js";
+import { connectLive } from "/ward-assets/live.js";
+import { RANK_LABEL, renderRow, tickAges } from "/ward-assets/rows.js";
+
+const RANK = { high: 0, medium: 1, low: 2, overdue: 3, none: 4 };
+const { wardId } = pathIds();
+const rows = new Map(); // patient id -> board row
+let updatedAt = null;
+
+function byUrgency(a, b) {
+  return RANK[a.rank] - RANK[b.rank] ||
+    (a.waiting_since && b.waiting_since ? Date.parse(a.waiting_since) - Date.parse(b.waiting_since) : 0) ||
+    a.ref.localeCompare(b.ref, undefined, { numeric: true, sensitivity: "base" }) ||
+    (a.patient_id < b.patient_id ? -1 : 1);
+}
+
+// Filters live in the URL query (no patient data there), so a reload or a bookmark keeps them.
+function filters() {
+  return { priority: $("priority").value, mine: $("mine").checked };
+}
+
+function shown(row, f) {
+  if (f.mine && !row.alerts.some((a) => a.acknowledged_by === me() || a.snoozed_by === me())) return false;
+  switch (f.priority) {
+    case "high": return row.rank === "high";
+    case "medium": return row.rank === "high" || row.rank === "medium";
+    case "alerts": return row.alerts.length > 0;
+    case "overdue": return row.alerts.some((a) => a.rule === "overdue");
+    default: return true;
+  }
+}
+
+// Re-render keeps the keyboard user's place: focus returns to the same control of the same row.
+function render(focus) {
+  const active = document.activeElement;
+  const key = (focus && focus.focusKey) || (active && active.dataset ? active.dataset.key : null);
+  const link = active && active.closest && active.closest("h2.ref") ? active.closest("li.row").dataset.patient : null;
+  const f = filters();
+  const all = [...rows.values()].sort(byUrgency);
+  const list = all.filter((r) => shown(r, f));
+  $("queue").replaceChildren(...list.map((r) => renderRow(r, wardId, refresh)));
+  $("empty").hidden = list.length > 0;
+  const counts = Object.keys(RANK).map((k) => [k, all.filter((r) => r.rank === k).length]).filter(([, n]) => n);
+  $("summary").textContent = all.length + (all.length === 1 ? " patient (" : " patients (") + counts.map(([k, n]) => n + " " + RANK_LABEL[k].toLowerCase()).join(", ") +
+    ") · showing " + list.length + " · updated " + fmtTime(updatedAt);
+  restoreFocus(key, link, focus);
+}
+
+function restoreFocus(key, link, focus) {
+  let target = key ? document.querySelector('[data-key="' + CSS.escape(key) + '"]') : null;
+  if (!target && link) target = document.querySelector('li.row[data-patient="' + CSS.escape(link) + '"] h2 a');
+  if (!target && focus && focus.alertId) {
+    target = document.querySelector('[data-msg="' + CSS.escape(focus.alertId) + '"]') || $("queue");
+    if (!document.querySelector('[data-alert="' + CSS.escape(focus.alertId) + '"]')) announce(lastMessage(focus.alertId) || "");
+  }
+  if (target && target !== document.activeElement) target.focus();
+}
+
+async function fetchBoard(focus) {
+  const board = await api("/v1/wards/" + encodeURIComponent(wardId) + "/board");
+  syncClock(board.generated_at);
+  updatedAt = board.generated_at;
+  rows.clear();
+  for (const row of board.items) rows.set(row.patient_id, row);
+  render(focus);
+}
+
+// After an action: the row as the service now has it (the live stream would bring it too).
+async function refresh(focus) {
+  try {
+    await fetchBoard(focus);
+  } catch (err) {
+    announce("Could not refresh: " + err.message);
+    render(focus);
+  }
+}
+
+function applyRows(data) {
+  for (const row of data.items) rows.set(row.patient_id, row);
+  for (const pid of data.removed) rows.delete(pid);
+  updatedAt = data.generated_at;
+  render();
+}
+
+async function wardChoices(session) {
+  const wards = session.wards === null ? (await api("/v1/wards")).wards : session.wards;
+  const select = $("ward");
+  select.replaceChildren(...wards.map((w) => el("option", { value: w, selected: w === wardId }, "Ward " + w)));
+  select.addEventListener("change", () => location.assign("/ward/" + encodeURIComponent(select.value)));
+}
+
+function wireFilters() {
+  const params = new URLSearchParams(location.search);
+  if (params.get("priority")) $("priority").value = params.get("priority");
+  $("mine").checked = params.get("mine") === "1";
+  $("filters").addEventListener("change", (event) => {
+    if (event.target.id === "ward") return;
+    const f = filters();
+    const query = new URLSearchParams();
+    if (f.priority !== "all") query.set("priority", f.priority);
+    if (f.mine) query.set("mine", "1");
+    history.replaceState(null, "", location.pathname + (query.size ? "?" + query : ""));
+    render();
+  });
+  $("filters").addEventListener("submit", (event) => event.preventDefault());
+}
+
+async function main() {
+  const session = await loadSession();
+  wireHeader();
+  wireAlarm();
+  wireFilters();
+  $("title").textContent = "Ward " + wardId + ": queue";
+  document.title = "Oxiward: ward " + wardId;
+  await wardChoices(session);
+  try {
+    await fetchBoard();
+  } catch (err) {
+    const denied = err instanceof ApiError && err.status === 403;
+    announce(denied ? "You are not granted ward " + wardId + "." : "Could not load the ward: " + err.message);
+    return;
+  }
+  api("/v1/wards/" + encodeURIComponent(wardId) + "/alerting-config")
+    .then((c) => setSnoozeLimit(c.config.snooze_max_s), () => setSnoozeLimit(null));
+  connectLive(wardId, {
+    onHello: () => fetchBoard(),
+    onRows: applyRows,
+    onAlert: (event) => onAlertEvent(event, wardId),
+  });
+  setInterval(() => tickAges(document), 10000);
+}
+
+main();

@@ -1,0 +1,287 @@
+"""The access matrix: every /v1 and /fhir operation states one scope, refuses a token without it (403), and
+every patient- or ward-scoped operation refuses another ward's patient or ward (403).
+
+Routes are discovered from the running app's OpenAPI document, so an endpoint added later is
+covered without touching this file; a route that forgets its check fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.fhir import codes
+from api.main import create_app
+from api.security.roles import ROLE_SCOPES, Role, Scope
+from tests.api.rest_support import AUTH, running, settings
+from tests.api.security_support import WARD_A, WARD_B, Seeded, api_key, bearer, key_token, seed_two_wards
+
+NO_BEARER = {("POST", "/v1/auth/token")}
+PROTECTED = ("/v1/", "/fhir/")
+#: Path parameters that name a patient, a ward, or something of a patient's (their device,
+#: enrolment, FHIR resources): the routes holding one must check the caller's ward grants.
+WARD_BOUND = {"patient_id", "ward_id", "address", "enrolment_id", "fhir_id"}
+#: Routes whose ward parameter is not patient data: granting wards is administration.
+NOT_WARD_DATA = re.compile(r"^/v1/admin/")
+
+
+SCHEMA = create_app(settings("redis://127.0.0.1:1/0")).openapi()
+
+
+def _example_body(method: str, path: str, ids: Ids | None = None, ward: str = WARD_A) -> Any:
+    """The operation's documented JSON example (a valid body: refusals must not be mere 422s),
+    with any ids naming a ward's data (`patient_id`, `enrolment_id`, …) set to ``ward``'s."""
+    example = _raw_example(method, path)
+    if ids is None or not isinstance(example, dict):
+        return example
+    return {k: ids[ward][k] if k in WARD_BOUND and k in ids[ward] else v for k, v in example.items()}
+
+
+def _raw_example(method: str, path: str) -> Any:
+    content = SCHEMA["paths"][path][method.lower()].get("requestBody", {}).get("content", {})
+    media = content.get("application/json")
+    if media is None:
+        return {}
+    if "example" in media:
+        return media["example"]
+    if media.get("examples"):
+        return next(iter(media["examples"].values())).get("value", {})
+    ref = media.get("schema", {}).get("$ref", "")
+    examples = SCHEMA["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {}).get("examples") or [{}]
+    return examples[0]
+
+
+def _operations() -> list[tuple[str, str, list[str]]]:
+    schema = SCHEMA
+    found = []
+    for path, ops in schema["paths"].items():
+        for method, op in ops.items():
+            if path.startswith(PROTECTED) and (method.upper(), path) not in NO_BEARER:
+                requirements = op.get("security", [])
+                scopes = requirements[0].get("OAuth2", []) if len(requirements) == 1 else ["<missing>"]
+                found.append((method.upper(), path, list(scopes)))
+    return found
+
+
+OPERATIONS = _operations()
+
+
+def _params(path: str) -> set[str]:
+    return set(re.findall(r"\{(\w+)\}", path))
+
+
+Ids = dict[str, dict[str, str]]
+
+
+async def _ids(client: httpx.AsyncClient, seeded: Seeded) -> Ids:
+    """Per ward, a value for each path parameter naming that ward's data (looked up as admin)."""
+    out: Ids = {}
+    for ward, pid, device, alert in (
+        (WARD_A, seeded.a, seeded.a_device, seeded.a_alert),
+        (WARD_B, seeded.b, seeded.b_device, seeded.b_alert),
+    ):
+        enrolments = (await client.get(f"/v1/patients/{pid}/enrolments", headers=AUTH)).json()
+        observations = (
+            await client.get("/fhir/R4/Observation", params={"patient": pid}, headers=AUTH)
+        ).json()
+        out[ward] = {
+            "ward_id": ward,
+            "patient_id": pid,
+            "alert_id": alert,
+            "address": device,
+            "enrolment_id": enrolments["items"][0]["enrolment_id"],
+            "Patient": codes.patient_fhir_id(pid),
+            "Device": codes.device_fhir_id(device),
+            "Observation": observations["entry"][0]["resource"]["id"],
+            "principal_id": "u-0123456789abcdef",
+        }
+    return out
+
+
+def _url(path: str, ids: Ids, ward: str) -> str:
+    values = ids[ward]
+
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name == "fhir_id":  # /fhir/R4/<Resource>/{fhir_id}
+            return values[path.split("/")[-2]]
+        return values.get(name, "x1")
+
+    return re.sub(r"\{(\w+)\}", value, path)
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    # Many requests and tokens from one client: limits out of the way (test_rest_limits.py covers them).
+    app = create_app(settings(redis_url, rate_limit_burst=100_000, auth_rate_limit_burst=100_000))
+    async with running(app) as c:
+        yield c
+
+
+def test_every_v1_operation_states_exactly_one_scope() -> None:
+    assert len(OPERATIONS) >= 20
+    known = {s.value for s in Scope}
+    for method, path, scopes in OPERATIONS:
+        assert scopes != ["<missing>"], f"{method} {path} must state exactly one security requirement"
+        assert len(scopes) <= 1, f"{method} {path} states several scopes: {scopes}"
+        assert set(scopes) <= known, f"{method} {path}: unknown scope {scopes}"
+    # Every operation of the document, open ones included, states its requirement explicitly.
+    unstated = [
+        f"{m} {p}" for p, ops in SCHEMA["paths"].items() for m, op in ops.items() if "security" not in op
+    ]
+    assert unstated == []
+    # Only the caller's own endpoints go without a scope (any authenticated principal).
+    unscoped = {(m, p) for m, p, s in OPERATIONS if not s}
+    assert unscoped == {("GET", "/v1/auth/me"), ("POST", "/v1/auth/revoke")}
+
+
+async def test_each_operation_refuses_a_token_without_its_scope(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    seeded = await seed_two_wards(client, redis_url)
+    ids = await _ids(client, seeded)
+    admin = await api_key(client, "administrator", [])
+    every = {s.value for s in Scope}
+    tokens: dict[str, str] = {}
+    failures = []
+    for method, path, scopes in OPERATIONS:
+        if not scopes:
+            continue
+        needed = scopes[0]
+        if needed not in tokens:
+            tokens[needed] = await key_token(client, admin["api_key"], " ".join(sorted(every - {needed})))
+        response = await client.request(
+            method,
+            _url(path, ids, WARD_A),
+            json=_example_body(method, path, ids, WARD_A),
+            headers=bearer(tokens[needed]),
+        )
+        if response.status_code != 403 or needed not in response.json().get("detail", ""):
+            failures.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_each_operation_admits_a_token_with_only_its_scope(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    """The positive control of the test above: the refusals were about the scope, nothing else."""
+    seeded = await seed_two_wards(client, redis_url)
+    ids = await _ids(client, seeded)
+    admin = await api_key(client, "administrator", [])
+    tokens: dict[str, str] = {}
+    failures = []
+    for method, path, scopes in OPERATIONS:
+        if not scopes or path in ("/v1/auth/revoke",):
+            continue
+        needed = scopes[0]
+        if needed not in tokens:
+            tokens[needed] = await key_token(client, admin["api_key"], needed)
+        response = await client.request(
+            method,
+            _url(path, ids, WARD_A),
+            json=_example_body(method, path, ids, WARD_A),
+            headers=bearer(tokens[needed]),
+        )
+        if response.status_code in (401, 403) or response.status_code >= 500:
+            failures.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
+    assert not failures, "\n".join(failures)
+
+
+def _names_ward_data(method: str, path: str) -> bool:
+    """The path, or the documented body, names a patient, ward, enrolment, device…"""
+    body = _raw_example(method, path)
+    in_body = isinstance(body, dict) and bool(body.keys() & WARD_BOUND)
+    return bool(_params(path) & WARD_BOUND) or in_body
+
+
+def _ward_scoped() -> list[tuple[str, str, str]]:
+    return [
+        (m, p, s[0]) for m, p, s in OPERATIONS if s and _names_ward_data(m, p) and not NOT_WARD_DATA.match(p)
+    ]
+
+
+def _role_holding(scope: str) -> Role:
+    for role, scopes in ROLE_SCOPES.items():
+        if role is not Role.ADMINISTRATOR and Scope(scope) in scopes:
+            return role
+    raise AssertionError(f"no ward-limited role holds {scope}: nothing to test")
+
+
+async def _limited_tokens(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
+    """Per scope: a key and a JWT of a role holding it, granted ward A only."""
+    out: dict[str, dict[str, str]] = {}
+    for _, _, scope in _ward_scoped():
+        if scope not in out:
+            key = (await api_key(client, _role_holding(scope).value, [WARD_A]))["api_key"]
+            out[scope] = {"api-key": key, "jwt": await key_token(client, key)}
+    return out
+
+
+async def test_each_ward_scoped_operation_refuses_another_ward(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    seeded = await seed_two_wards(client, redis_url)
+    ids = await _ids(client, seeded)
+    tokens = await _limited_tokens(client)
+    operations = _ward_scoped()
+    assert len(operations) >= 9
+    failures = []
+    for method, path, scope in operations:
+        for kind, token in tokens[scope].items():
+            response = await client.request(
+                method,
+                _url(path, ids, WARD_B),
+                json=_example_body(method, path, ids, WARD_B),
+                headers=bearer(token),
+            )
+            body: dict[str, Any] = response.json() if response.content else {}
+            if response.status_code != 403 or body.get("status") != 403:
+                failures.append(f"{method} {path} ({kind}): {response.status_code} {response.text[:120]}")
+            # `instance` is the caller's own request path; anything else naming B's data is a leak.
+            elif "Bed" in str(body) or seeded.b_device in str({**body, "instance": ""}):
+                failures.append(f"{method} {path} ({kind}): the refusal leaks data: {response.text[:200]}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_each_ward_scoped_operation_admits_the_granted_ward(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    seeded = await seed_two_wards(client, redis_url)
+    ids = await _ids(client, seeded)
+    tokens = await _limited_tokens(client)
+    failures = []
+    for method, path, scope in _ward_scoped():
+        response = await client.request(
+            method,
+            _url(path, ids, WARD_A),
+            json=_example_body(method, path, ids, WARD_A),
+            headers=bearer(tokens[scope]["jwt"]),
+        )
+        if response.status_code in (401, 403) or response.status_code >= 500:
+            failures.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_admin_and_audit_operations_refuse_every_other_role(client: httpx.AsyncClient) -> None:
+    keys = {
+        role: (await api_key(client, role.value, [WARD_A]))["api_key"]
+        for role in Role
+        if role is not Role.ADMINISTRATOR
+    }
+    failures = []
+    for method, path, scopes in OPERATIONS:
+        if scopes and scopes[0] in (Scope.ADMIN, Scope.AUDIT):
+            for role, key in keys.items():
+                url = re.sub(
+                    r"\{(\w+)\}",
+                    lambda m: "u-0123456789abcdef" if m.group(1) == "principal_id" else "x1",
+                    path,
+                )
+                response = await client.request(method, url, json={}, headers=bearer(key))
+                if response.status_code != 403:
+                    failures.append(f"{role} {method} {path}: {response.status_code}")
+    assert not failures, "\n".join(failures)

@@ -1,0 +1,135 @@
+"""People and local integrations: e-mail through apprise to a real local SMTP server (aiosmtpd), and
+the ward's MQTT alert topic through the real Mosquitto fixture."""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import redis
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from paho.mqtt.enums import CallbackAPIVersion
+
+from alerting.model import Priority
+from api.notify.delivery import NotificationDelivery
+from api.notify.mqtt_channel import MqttPublisher
+from tests.notify.support import T0, WARD, Clock, enrol, first_status, pump, raise_alert, set_rota
+from tests.services import MosquittoBroker, free_port
+
+NHS = "9434765919"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.mails: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.content if isinstance(envelope.content, bytes) else b""
+        self.mails.append((list(envelope.rcpt_tos), content))
+        return "250 Message accepted"
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def _mail_url(port: int) -> str:
+    return f"mailto://127.0.0.1:{port}/?from=alerts@oxiward.example&to=nurse@ward.example&secure=no"
+
+
+def test_an_email_reaches_the_rota_without_patient_identifiers(redis_url: str) -> None:
+    r = redis.Redis.from_url(redis_url)
+    enrol(r, "p-secret-id", "NW-07", nhs=NHS)
+    with smtp_server() as (inbox, port):
+        channel = {"kind": "apprise", "url": _mail_url(port)}
+        set_rota(r, {"tiers": [{"recipients": [{"name": "Nurse A", "channels": [channel]}]}]})
+        alert_id = raise_alert(r, "p-secret-id", T0)
+        worker = NotificationDelivery(r, link_base="https://oxiward.example", clock=Clock(T0))
+        pump(worker, lambda: len(inbox.mails) == 1)
+    [(to, raw)] = inbox.mails
+    assert to == ["nurse@ward.example"]
+    mail = message_from_bytes(raw, policy=policy.default)
+    text = str(mail["Subject"]) + "\n" + mail.get_body(("plain", "html")).get_content()  # type: ignore[union-attr]
+    assert "NW-07" in text
+    assert "HIGH" in text
+    assert f"https://oxiward.example/ward/{WARD}/patients/p-secret-id" in text  # the link, nothing more
+    assert NHS not in text
+    assert "spo2-band" not in text  # the rule is clinical content: not at the default level
+    assert text.count("p-secret-id") == 1
+    assert first_status(r, alert_id) == "sent"  # apprise cannot tell delivered
+
+
+def test_good_news_is_not_mailed_to_people(redis_url: str) -> None:
+    """`page` false (late data, all-clear): machines are told, phones and inboxes are not."""
+    r = redis.Redis.from_url(redis_url)
+    enrol(r, "p1", "NW-07")
+    with smtp_server() as (inbox, port):
+        channel = {"kind": "apprise", "url": _mail_url(port)}
+        set_rota(r, {"tiers": [{"recipients": [{"name": "Nurse A", "channels": [channel]}]}]})
+        r.xadd(
+            "ox:{ox:s%02d}:notify" % __import__("api.keys", fromlist=["x"]).shard_of("p1"),
+            {
+                "alert_id": "a1",
+                "patient_id": "p1",
+                "rule": "spo2-band",
+                "priority": "high",
+                "kind": "all-clear",
+                "at": "2026-03-02T09:00:00.000Z",
+                "tier": "0",
+                "late": "false",
+                "questionable": "false",
+                "repeat": "false",
+                "page": "false",
+            },
+        )
+        worker = NotificationDelivery(r, clock=Clock(T0))
+        deadline = time.monotonic() + 10
+        while worker.run_once() or time.monotonic() < deadline - 9.5:
+            pass
+        assert inbox.mails == []
+
+
+def test_the_ward_alert_topic_gets_every_notification(redis_url: str, mosquitto: MosquittoBroker) -> None:
+    r = redis.Redis.from_url(redis_url)
+    enrol(r, "p1", "NW-07")
+    set_rota(r, {"tiers": [], "mqtt": {"privacy": "minimal"}})
+    got: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sub-{time.monotonic_ns()}")
+
+    def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        got.put((msg.topic, msg.payload))
+
+    sub.on_message = on_message
+    sub.connect("127.0.0.1", mosquitto.port)
+    sub.subscribe(f"oxiward/v1/alerts/{WARD}", qos=1)
+    sub.loop_start()
+    publisher = MqttPublisher(mosquitto.url, client_id="notify-test")
+    try:
+        time.sleep(0.2)  # let the SUBACK land; the publish below waits for its PUBACK anyway
+        alert_id = raise_alert(r, "p1", T0, Priority.MEDIUM)
+        worker = NotificationDelivery(r, clock=Clock(T0), mqtt=publisher)
+        pump(worker, lambda: first_status(r, alert_id) == "delivered")
+        topic, payload = got.get(timeout=15)
+    finally:
+        publisher.close()
+        sub.loop_stop()
+        sub.disconnect()
+    assert topic == f"oxiward/v1/alerts/{WARD}"
+    body = json.loads(payload)
+    assert (body["ref"], body["priority"], body["alert_id"]) == ("NW-07", "medium", alert_id)
+    assert "rule" not in body
+    assert "accept" not in body  # only a webhook's signed message carries an accept token

@@ -1,0 +1,227 @@
+"""Helpers for the browser tests: the service as its own process, users and patients through the
+REST API, Chromium through Playwright, the axe-core scan, screenshots, emulated oximeters."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
+
+from emulator import BleWorld
+from gateway.app import Gateway
+from gateway.settings import GatewaySettings
+from tests.api import factories
+from tests.api.rest_support import store_readings
+from tests.services import MosquittoBroker, free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTEFACTS = ROOT / "test-artefacts" / "web"
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+TOKEN = "web-test-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PASSWORD = "correct horse battery staple"
+CHROMIUM = "/usr/bin/chromium"
+# docs/services.md "Browser": headless Debian Chromium as root, quiet on the closed network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = ViewportSize(width=1280, height=720)
+TABLET = ViewportSize(width=820, height=1180)  # a tablet held upright
+TICK = 0.05  # emulated oximeter frame interval (s), as in tests/e2e
+
+
+async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+@dataclass
+class Service:
+    """`python -m api` (REST, ingest, worker) on a fixed port; stoppable and restartable."""
+
+    redis_url: str
+    mqtt_url: str
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OXIWARD_")}
+        env.update(
+            OXIWARD_API_REDIS_URL=self.redis_url,
+            OXIWARD_API_MQTT_URL=self.mqtt_url,
+            OXIWARD_API_API_TOKENS=TOKEN,
+            OXIWARD_API_PORT=str(self.port),
+            OXIWARD_API_MQTT_CLIENT_ID=f"web-ingest-{uuid.uuid4().hex[:8]}",
+            OXIWARD_API_LOG_FORMAT="text",
+        )
+        log = (self.workdir / "api.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "api"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        wait_for_port(self.port, timeout=60)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@dataclass(frozen=True)
+class Ward:
+    ward_id: str
+    clinician: str
+    other_clinician: str
+
+
+async def make_ward(admin: httpx.AsyncClient, *patients: tuple[str, str, str]) -> Ward:
+    """A ward with two clinicians (same ward grant) and the given (patient id, ref, device) patients."""
+    ward = f"w-{uuid.uuid4().hex[:6]}"
+    names = []
+    for who in ("nurse", "doctor"):
+        name = f"{who}.{uuid.uuid4().hex[:6]}"
+        body = {"username": name, "password": PASSWORD, "role": "clinician", "wards": [ward]}
+        r = await admin.post("/v1/admin/users", json=body)
+        assert r.status_code == 201, r.text
+        names.append(name)
+    for patient_id, ref, device in patients:
+        body = {"patient_id": patient_id, "ref": ref, "devices": [device] if device else []}
+        r = await admin.post(f"/v1/wards/{ward}/patients", json=body)
+        assert r.status_code == 201, r.text
+    return Ward(ward, names[0], names[1])
+
+
+def store_spot_checks(redis_url: str, device: str, *spo2: float) -> None:
+    """Spot-check readings through the ingest path's own store; the service's worker evaluates them."""
+    now = datetime.now(UTC)
+    payloads = [
+        factories.payload(spo2=v, device=device, measured_at=now - timedelta(seconds=len(spo2) - i), seq=i)
+        for i, v in enumerate(spo2)
+    ]
+    store_readings(redis_url, payloads)
+
+
+async def launch(playwright: Any) -> Browser:
+    browser: Browser = await playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, chromium_sandbox=False
+    )
+    return browser
+
+
+class PageWatch:
+    """Everything a page did that a test should fail on: script errors, CSP refusals, other origins."""
+
+    def __init__(self, page: Page, origin: str) -> None:
+        self.problems: list[str] = []
+        #: Console errors a test provokes on purpose (e.g. the 409 of a lost race), by substring.
+        self.expected: list[str] = []
+        page.on("pageerror", lambda exc: self.problems.append(f"script error: {exc}"))
+        page.on("console", self._console)
+        page.on("request", lambda req: self._request(req.url, origin))
+
+    def _console(self, msg: Any) -> None:
+        url = str(msg.location.get("url", ""))
+        # The sign-in page asks whether a session exists; "no" is a 401 the browser logs.
+        if msg.type != "error" or ("401" in msg.text and url.endswith("/v1/web/session")):
+            return
+        if not any(e in f"{msg.text} at {url}" for e in self.expected):
+            self.problems.append(f"console error: {msg.text} at {url}")
+
+    def _request(self, url: str, origin: str) -> None:
+        if not url.startswith(origin):
+            self.problems.append(f"request to another origin: {url}")
+
+
+async def sign_in(context: BrowserContext, base: str, username: str) -> tuple[Page, PageWatch]:
+    page = await context.new_page()
+    watch = PageWatch(page, base)
+    await page.goto(base + "/ward")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("heading", name="Your wards").wait_for()
+    return page, watch
+
+
+async def open_queue(page: Page, ward_id: str, patients: int = 1) -> None:
+    """From the ward list to the ward's queue, once it shows its patients."""
+    await page.get_by_role("link", name=f"Ward {ward_id}").click()
+    await expect(page.locator("#queue > li")).to_have_count(patients)
+
+
+async def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings for the page as it is now.
+
+    Evaluated through the DevTools protocol, which the page's CSP does not govern, so the scan
+    needs no exception in the CSP under test.
+    """
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    result: dict[str, Any] = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@asynccontextmanager
+async def gateway_reading(
+    world: BleWorld, broker: MosquittoBroker, tmp_path: Path, *addresses: str
+) -> AsyncIterator[Gateway]:
+    gid = f"gw-{uuid.uuid4().hex[:8]}"
+    settings = GatewaySettings(
+        gateway_id=gid,
+        devices=list(addresses),
+        mqtt_url=broker.url,
+        outbox_path=tmp_path / f"{gid}.sqlite3",
+        scan_timeout_s=1.0,
+        reconnect_min_s=0.1,
+        reconnect_max_s=1.0,
+    )
+    gateway = Gateway(settings, ble_backend=world.client_backend, scanner_backend=world.scanner_backend)
+    task = asyncio.create_task(gateway.run(handle_signals=False))
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+        await asyncio.wait_for(task, timeout=30)

@@ -1,0 +1,78 @@
+"""Acting on alerts in the browser: two clinicians acting on the same alert at once both get a clear
+answer (who got there first, and when), never a silent overwrite."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.web.support import (
+    DESKTOP,
+    Service,
+    make_ward,
+    open_queue,
+    sign_in,
+    store_spot_checks,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+DEVICE = "C0:FF:EE:E6:01:01"
+CALLED = "Called patient — reassured, continue monitoring"
+
+
+async def test_two_clinicians_acting_at_once_see_who_got_there_first(
+    service: Service, admin: httpx.AsyncClient, browser: Browser
+) -> None:
+    ward = await make_ward(admin, ("p-both", "Bed 3", DEVICE))
+    contexts = [await browser.new_context(viewport=DESKTOP) for _ in range(2)]
+    names = (ward.clinician, ward.other_clinician)
+    (nurse, nurse_watch), (doctor, doctor_watch) = [
+        await sign_in(c, service.url, name) for c, name in zip(contexts, names, strict=True)
+    ]
+    pages = (nurse, doctor)
+    for page in (nurse, doctor):
+        await open_queue(page, ward.ward_id)
+    store_spot_checks(service.redis_url, DEVICE, 97, 88)  # red band: a high alert
+    for page in (nurse, doctor):
+        await expect(page.locator(".rank")).to_have_text("High priority", timeout=30_000)
+
+    # Both click in the same instant: each button's handler runs even if a live update has just
+    # redrawn the row under it (the clinician had already decided).
+    acknowledge = [p.get_by_role("button", name="Acknowledge high alert for Bed 3") for p in pages]
+    ack = [await b.element_handle() for b in acknowledge]
+    await asyncio.gather(*(b.evaluate("b => b.click()") for b in ack))
+    for page in (nurse, doctor):
+        await expect(page.locator(".action-msg").first).not_to_be_empty()
+    said = [await p.locator(".action-msg").first.text_content() for p in (nurse, doctor)]
+    wins = [s for s in said if s and s.startswith("Acknowledged by you")]
+    loses = [s for s in said if s and s.startswith("Already acknowledged by ")]
+    assert len(wins) == 1, said
+    assert len(loses) == 1, said
+    winner = ward.clinician if said[0] == wins[0] else ward.other_clinician
+    assert loses[0].startswith(f"Already acknowledged by {winner} at ")
+
+    for page in pages:
+        await page.get_by_role("button", name="Resolve… high alert for Bed 3").click()
+        await page.get_by_role("dialog").get_by_label(CALLED).check()
+    confirm = [
+        await p.get_by_role("dialog").get_by_role("button", name="Confirm").element_handle() for p in pages
+    ]
+    for watch in (nurse_watch, doctor_watch):
+        watch.expected.append("409 (Conflict)")  # the loser's resolve: answered, and shown below
+    await asyncio.gather(*(b.evaluate("b => b.click()") for b in confirm))
+    for page in (nurse, doctor):
+        await expect(page.locator("#status")).not_to_be_empty()
+    statuses = [await p.locator("#status").text_content() or "" for p in (nurse, doctor)]
+    first = [i for i, s in enumerate(statuses) if s.startswith("Resolved by you at ")]
+    assert len(first) == 1, statuses
+    other = statuses[1 - first[0]]
+    assert other.startswith(f"Already resolved by {names[first[0]]} at "), statuses
+    assert other.endswith(f"({CALLED})"), statuses
+    assert nurse_watch.problems == []
+    assert doctor_watch.problems == []
+    for c in contexts:
+        await c.close()
