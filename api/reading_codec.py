@@ -38,6 +38,9 @@ from api.contract import ValidReading, format_utc_ms
 #: A reading stored this long after it was measured is shown as late-arriving
 #: (clinical-rules.md §6.2.5: show it as late, not as "now"). Same default as alerting's.
 LATE_AFTER_MS = 10 * 60 * 1000
+#: PLX Measurement Status bit 9, "data from measurement storage": a record the device kept and
+#: replayed (RACP) is late by nature, however soon after measurement it was downloaded.
+FROM_STORAGE_BIT = 1 << 9
 
 _MODE_TO_CODE = {"spot-check": "s", "continuous": "c"}
 _CODE_TO_MODE = {"s": "spot-check", "c": "continuous"}
@@ -126,12 +129,18 @@ def entry_ms(entry_id: str | bytes) -> int:
     return int(_text(entry_id).split("-", 1)[0])
 
 
+def _from_storage(f: Fields) -> bool:
+    status = _opt_int(f, "ms")
+    return status is not None and bool(status & FROM_STORAGE_BIT)
+
+
 def to_api(entry_id: str | bytes, fields: dict[Any, Any]) -> dict[str, Any]:
     """One stored reading as the REST API shows it.
 
     `reading_id` is the contract's id; `entry_id` is the position in the patient's stream (a cursor
     for paging); `stored_at` is when the service stored it; `late` says it was stored more than
-    LATE_AFTER_MS after it was measured (backfill, outbox replay, a device clock that was not set).
+    LATE_AFTER_MS after it was measured (backfill, outbox replay, a device clock that was not set)
+    or it is a record replayed from the device's measurement storage.
     """
     f = decode_fields(fields)
     eid = _text(entry_id)
@@ -143,7 +152,7 @@ def to_api(entry_id: str | bytes, fields: dict[Any, Any]) -> dict[str, Any]:
         "measured_at": format_utc_ms(measured_ms),
         "received_at": format_utc_ms(int(f["g"])),
         "stored_at": format_utc_ms(stored_ms),
-        "late": stored_ms - measured_ms > LATE_AFTER_MS,
+        "late": stored_ms - measured_ms > LATE_AFTER_MS or _from_storage(f),
         "mode": _CODE_TO_MODE[f["o"]],
         "spo2": _opt_float(f, "s"),
         "pulse": _opt_float(f, "p"),

@@ -49,3 +49,18 @@ def test_a_replayed_stored_record_is_late_and_a_live_one_is_not() -> None:
     measured = datetime.fromisoformat(str(shown_stored["measured_at"]))
     assert abs(measured - (now - timedelta(minutes=30))) < timedelta(seconds=2)
     assert shown_stored["status"]["measurement"] & (1 << 9)  # type: ignore[index]
+
+
+def test_a_stored_record_is_late_even_when_downloaded_a_minute_after_it_was_measured() -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    pipeline = DevicePipeline(
+        registry.PLX, gateway_id="gw-late", address="C0:FF:EE:00:00:82", mode="auto",
+        continuous_rate_hz=1.0, clock=DeviceClock(),
+    )  # fmt: skip
+    sample = Sample(93.0, 80.0, None)
+    live = Frame(plx.SPOT_CHECK_UUID, spot_check_frame(sample, now), now)
+    record = StoredRecord(0, sample, now - timedelta(minutes=1))
+    replay = Frame(plx.SPOT_CHECK_UUID, stored_record_frame(record), now + timedelta(seconds=1))
+    _, stored_reading = pipeline.feed([live, replay], model="Emu").readings
+    shown = _stored_in_service(encode_reading(stored_reading), now + timedelta(seconds=2))
+    assert shown["late"] is True  # from measurement storage: never shown as happening now
