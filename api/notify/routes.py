@@ -13,7 +13,7 @@ from redis.exceptions import WatchError
 from api import alert_store
 from api.alerting_examples import ok
 from api.auth import authenticate
-from api.deps import AlertHandler, NowDep, ReadableWard, RedisDep, WritableWard
+from api.deps import AlertHandler, AlertId, NowDep, ReadablePatient, ReadableWard, RedisDep, WritableWard
 from api.notify import accept as accepting
 from api.notify import keys as nkeys
 from api.notify.rota import Rota, RotaPut, public_record, record
@@ -63,6 +63,63 @@ ACCEPT_EXAMPLE = {
     "state": "acknowledged",
     "acknowledged_by": "Ward nurse on shift",
 }
+
+
+#: What a delivery record shows (never its target: that holds the channel's URL and secret).
+SHOWN = (
+    "delivery_id",
+    "tier",
+    "kind",
+    "recipient",
+    "channel",
+    "status",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "last_error",
+    "delivered_at",
+    "sent_at",
+    "accepted_at",
+)
+DELIVERIES_EXAMPLE = {
+    "items": [
+        {
+            "delivery_id": "4f1c…",
+            "tier": 0,
+            "kind": "raised",
+            "recipient": "Ward nurse on shift",
+            "channel": "webhook",
+            "status": "accepted",
+            "attempts": 1,
+            "created_at": "2026-01-05T09:00:00.000Z",
+            "updated_at": "2026-01-05T09:00:01.000Z",
+            "last_error": "",
+            "delivered_at": "2026-01-05T09:00:01.000Z",
+            "accepted_at": "2026-01-05T09:02:10.000Z",
+        }
+    ]
+}
+
+
+@router.get(
+    "/patients/{patient_id}/alerts/{alert_id}/deliveries",
+    responses={**ok(DELIVERIES_EXAMPLE), **problem_responses(404)},
+)
+async def list_deliveries(patient: ReadablePatient, alert_id: AlertId, r: RedisDep) -> dict[str, Any]:
+    """Who was told about the alert, on which channel, and what became of it (oldest first)."""
+    ids = await r.lrange(nkeys.alert_deliveries(alert_id), 0, -1)
+    items = []
+    for did in ids:
+        f = {
+            alert_store.text(k): alert_store.text(v)
+            for k, v in (await r.hgetall(nkeys.delivery(alert_store.text(did)))).items()
+        }
+        if f.get("patient_id") != patient.patient_id:
+            continue  # expired, or another patient's alert id
+        item: dict[str, Any] = {k: f[k] for k in SHOWN if k in f}
+        item["tier"], item["attempts"] = int(f.get("tier", "0")), int(f.get("attempts", "0"))
+        items.append(item)
+    return {"items": items}
 
 
 @router.get("/wards/{ward_id}/rota", responses=ok(ROTA_EXAMPLE))

@@ -67,6 +67,18 @@ def raise_alert(r: redis.Redis, pid: str, now: datetime, priority: Priority = Pr
     return str(json.loads(step.change.alerts[0])["alert_id"])
 
 
+def clear_condition(r: redis.Redis, pid: str, now: datetime) -> None:
+    """The SpO2 condition clears: a medium alert resolves itself with an all-clear (page false)."""
+    store = SyncAlertStore(r)
+    [raw] = store.get_open_many([(pid, "spo2-band")])
+    assert isinstance(raw, str)
+    assert raw
+    step = Step(PatientAlerts(pid, {"spo2-band": raw}), now)
+    result = RuleResult("spo2-band", Status.CLEAR, measured_at=now)
+    step.apply(result, Priority.HIGH, cause_of(result, None, 97.0))
+    assert store.save_many([step.change]) == ["ok"]
+
+
 def set_rota(r: redis.Redis, body: dict[str, Any], ward: str = WARD) -> None:
     rota = Rota.from_put(RotaPut.model_validate(body))
     r.set(nkeys.rota(ward), json.dumps(record(ward, rota, 1, "test", iso(T0))))

@@ -147,6 +147,12 @@ def test_accepting_a_delivery_acknowledges_the_alert_as_the_recipient(redis_url:
             assert no_bearer.status_code == 401
             ok = await client.post(path, json={"token": token}, headers=AUTH)
             assert ok.status_code == 200, ok.text
+            listed = await client.get(f"/v1/patients/p1/alerts/{alert_id}/deliveries", headers=AUTH)
+            assert listed.status_code == 200
+            [shown] = listed.json()["items"]
+            assert (shown["recipient"], shown["status"], shown["attempts"]) == ("Nurse A", "accepted", 1)
+            assert "target" not in shown
+            assert SECRET not in listed.text
             assert ok.json()["state"] == "acknowledged"
             assert ok.json()["acknowledged_by"] == "Nurse A"
 
