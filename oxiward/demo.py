@@ -41,6 +41,7 @@ from oxiward.brokers import (
 from oxiward.settings_errors import UsageError
 
 _LOG = logging.getLogger("oxiward.demo")
+DEMO_USER = "demo.clinician"  # signs in to the ward page; its password is printed once
 READY_TIMEOUT_S = 90.0  # imports and first connections on a loaded 2-core machine
 STOP_TIMEOUT_S = 20.0
 _BROKER_ACCOUNT_VARIABLES = (
@@ -139,7 +140,12 @@ class Demo:
         self._wait_until(
             lambda: _queue_size(queue, token) >= self.args.patients, "the patients to be enrolled"
         )
-        self._banner(base, token, generated=not given_tokens)
+        password = secrets.token_urlsafe(12)
+        user = {"username": DEMO_USER, "password": password, "role": "clinician", "wards": [self.args.ward]}
+        status, _ = _post(f"{base}/v1/admin/users", token, user)
+        if status not in (201, 409):
+            raise UsageError(f"could not create the demo clinician (HTTP {status})")
+        self._banner(base, token, generated=not given_tokens, password=password if status == 201 else None)
 
     def _watch(self) -> int:
         while not self.stop_requested.wait(0.5):
@@ -195,19 +201,31 @@ class Demo:
                 raise UsageError(f"gave up after {READY_TIMEOUT_S:.0f} s waiting for {what}")
             self.stop_requested.wait(0.25)
 
-    def _banner(self, base: str, token: str, *, generated: bool) -> None:
+    def _banner(self, base: str, token: str, *, generated: bool, password: str | None) -> None:
         shown = token if generated else "(the first of OXIWARD_API_API_TOKENS)"
         lines = [
             "",
             "Oxiward demo is running.",
             f"  Ward queue page: {base}/ward/{self.args.ward}",
+            f"    sign in as:    {DEMO_USER} / {password or '(the password printed when it was created)'}",
             f"  API docs:        {base}/docs",
-            f"  API token:       {shown}",
+            f"  API token:       {shown} (administrator; for the API and its docs)",
             f"  Patients:        {self.args.patients} emulated, readings every {self.args.interval:g} s",
             "Press Ctrl-C to stop.",
             "",
         ]
         print("\n".join(lines), flush=True)
+
+
+def _post(url: str, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    data = json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310 - our URL
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - our URL
+            return int(resp.status), json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return int(err.code), None
 
 
 def _get(url: str, token: str) -> tuple[int, Any]:

@@ -136,6 +136,14 @@ def test_demo_serves_readings_and_stops_cleanly_on_ctrl_c(demo: DemoProcess) -> 
     refs = sorted(str(item["ref"]) for item in items)
     assert refs == ["Bed 1 (stable)", "Bed 2 (slow-desaturation)"]
 
+    # The banner's clinician account signs in to the ward pages and sees only the demo ward.
+    user, password = demo.wait_for(r"sign in as:\s+(\S+) / (\S+)", 5).groups()
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        signed_in = browser.post("/v1/web/session", json={"username": user, "password": password})
+        assert signed_in.status_code in (200, 201), signed_in.text
+        assert signed_in.json()["wards"] == ["demo-ward"]
+        assert browser.get("/v1/wards/demo-ward/board").status_code == 200
+
     children = _children_of(demo.proc.pid)
     demo.seen_children = children
     # Redis, the service and the simulator (and Mosquitto when chosen) are child processes.
