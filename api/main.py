@@ -37,7 +37,9 @@ from api.security.middleware import EdgeMiddleware
 from api.security.principals import PrincipalNotFound, UsernameTaken
 from api.security.tokens import TokenConfig, derive_key
 from api.settings import ApiSettings
+from api.store import connect as store_connect
 from api.web_middleware import WebSessionMiddleware
+from api.webhooks.delivery import WebhookDelivery
 from api.worker import EvaluationWorker
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     worker = EvaluationWorker(settings) if settings.run_worker else None
     # Alert notifications to the wards' rotas (api/notify/): runs wherever the evaluation worker runs.
     notifier = notification_delivery(settings) if settings.run_worker else None
+    # Integrators' webhook subscriptions (api/webhooks/): also where the evaluation worker runs.
+    webhooks = (
+        WebhookDelivery(store_connect(settings.redis_url), name=settings.worker_name)
+        if settings.run_worker
+        else None
+    )
     ingest = IngestService(settings) if settings.run_ingest else None
     app.state.ingest = ingest
     app.state.worker = worker
@@ -143,6 +151,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.to_thread(worker.start)
         if notifier is not None:
             notifier.start()
+        if webhooks is not None:
+            webhooks.start()
         if ingest is not None:
             await asyncio.to_thread(ingest.start)
         yield
@@ -153,6 +163,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.to_thread(worker.stop)
         if notifier is not None:
             await asyncio.to_thread(notifier.stop)
+        if webhooks is not None:
+            await asyncio.to_thread(webhooks.stop)
         await redis.aclose()
 
 

@@ -177,7 +177,9 @@ def run(redis_url: str, port: int, repeat: int, patients: int) -> None:
     seed_ward(redis_url, patients)
     print(f"seeded and evaluated a ward of {patients} patients in {time.perf_counter() - t0:.1f} s")
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    chart_url = f"/v1/patients/{PATIENT}/readings/series"
+    # From the first seeded reading to "now" (the server's clock, which moved on while seeding).
+    start = (now - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    chart_url = f"/v1/patients/{PATIENT}/readings/series?from={start}"
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
         t0 = time.perf_counter()
         first = client.get(chart_url)

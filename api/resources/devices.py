@@ -2,7 +2,8 @@
 
 The assignment itself is api/registry.py's: ``ox:device:<ADDR>`` -> patient id (what ingest reads
 to file a reading) and the patient hash's `devices` field. This module adds a record per device
-(``ox:devinfo:<ADDR>``: model, serial, registered/revoked times, enrolment) and an index.
+(``ox:devinfo:<ADDR>``: model, serial, registered/revoked times) and an index; the enrolment
+shown is the assigned patient's current one.
 Unassigning or revoking deletes the claim only if it still names the patient we read (never
 someone else's), then removes the address from that patient's `devices`. From then on, readings
 from the device are dead-lettered as `unknown-device` (docs/wire-contract.md): kept, never filed

@@ -15,7 +15,7 @@ with every score 0, read with ZRANGEBYLEX: ordered by id, which is what cursor p
 | `ox:nhs:<nhs number>` | string | -> patient id (one patient per NHS number) |
 | `ox:enrolment:<id>` | string | -> patient id |
 | `ox:wardinfo:<ward>` | hash | name, description, created_at |
-| `ox:devinfo:<ADDRESS>` | hash | model, serial, registered_at, revoked_at, revoke_reason, enrolment |
+| `ox:devinfo:<ADDRESS>` | hash | model, serial, registered_at, revoked_at, revoke_reason |
 | `ox:gwinfo:<gateway>` | hash | label, registered_at, revoked_at, rotated_at, `passwd` (password-file line) |
 """
 

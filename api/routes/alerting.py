@@ -13,6 +13,7 @@ from alerting import codec
 from alerting.careplan import CarePlan, PlanError
 from alerting.explain import explain, manual_from_list, reading_from_dict
 from api import alert_store, alerting_queries, careplans, keys, ward_config
+from api.actor import recorded_actor
 from api.alerting_examples import BURDEN, EVALUATE, REPLAY, ok
 from api.alerting_schemas import (
     EvaluateRequest,
@@ -54,8 +55,9 @@ async def snooze_alert(
     config = ward_config.config_from_raw(await r.get(keys.ward_alerting(patient.ward_id)))
     duration = timedelta(minutes=body.minutes)
     try:
+        by = await recorded_actor(request, r, body.by)
         alert = await alert_store.snooze(
-            r, patient.patient_id, alert_id, body.by, duration, config.snooze_max, now
+            r, patient.patient_id, alert_id, by, duration, config.snooze_max, now
         )
     except alert_store.Refused as err:
         return problem(request, 422, "Unprocessable Content", str(err))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api import alert_store
+from api.actor import recorded_actor
 from api.deps import AlertablePatient, AlertId, NowDep, ReadablePatient, RedisDep
 from api.schemas import AcknowledgeRequest, AlertList, AlertRead, ResolveRequest, problem_responses
 
@@ -23,14 +24,20 @@ async def list_alerts(patient: ReadablePatient, r: RedisDep) -> AlertList:
     responses=problem_responses(404, 409),
 )
 async def acknowledge_alert(
-    patient: AlertablePatient, alert_id: AlertId, body: AcknowledgeRequest, r: RedisDep, now: NowDep
+    request: Request,
+    patient: AlertablePatient,
+    alert_id: AlertId,
+    body: AcknowledgeRequest,
+    r: RedisDep,
+    now: NowDep,
 ) -> AlertRead:
     """Acknowledge an open alert: someone is dealing with it. Idempotent; 409 once resolved.
 
     An acknowledged alert stays on the queue until resolved; if it is upgraded (e.g. amber to
     red) it re-opens and needs a fresh acknowledgement.
     """
-    alert = await alert_store.acknowledge(r, patient.patient_id, alert_id, body.by, now)
+    by = await recorded_actor(request, r, body.by)
+    alert = await alert_store.acknowledge(r, patient.patient_id, alert_id, by, now)
     return AlertRead.model_validate(alert)
 
 
@@ -40,8 +47,14 @@ async def acknowledge_alert(
     responses=problem_responses(404, 409),
 )
 async def resolve_alert(
-    patient: AlertablePatient, alert_id: AlertId, body: ResolveRequest, r: RedisDep, now: NowDep
+    request: Request,
+    patient: AlertablePatient,
+    alert_id: AlertId,
+    body: ResolveRequest,
+    r: RedisDep,
+    now: NowDep,
 ) -> AlertRead:
     """Resolve an open or acknowledged alert with its outcome; 409 if already resolved."""
-    alert = await alert_store.resolve(r, patient.patient_id, alert_id, body.by, body.outcome, now)
+    by = await recorded_actor(request, r, body.by)
+    alert = await alert_store.resolve(r, patient.patient_id, alert_id, by, body.outcome, now)
     return AlertRead.model_validate(alert)

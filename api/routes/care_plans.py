@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from alerting.careplan import CarePlan, PlanError
 from api import careplans
+from api.actor import recorded_actor
 from api.alerting_schemas import CarePlanHistory, CarePlanPut, CarePlanRead
 from api.auth import authenticate
 from api.deps import ClinicalPatient, NowDep, ReadablePatient, RedisDep
@@ -65,7 +66,7 @@ async def put_care_plan(
             r,
             patient.patient_id,
             plan,
-            set_by=body.by,
+            set_by=await recorded_actor(request, r, body.by),
             reason=body.reason,
             principal=principal.subject,
             now=now,

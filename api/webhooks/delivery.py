@@ -99,6 +99,7 @@ class WebhookDelivery:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pending_alerts = True
+        self._groups_ready = False
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -122,6 +123,7 @@ class WebhookDelivery:
                 if not busy:
                     self._stop.wait(self._poll)
             except redis.RedisError as exc:
+                self._groups_ready = False  # a restarted Redis without persistence lost them
                 log.warning("webhook delivery: redis unavailable (%s); retrying", type(exc).__name__)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -134,7 +136,9 @@ class WebhookDelivery:
     # -- one pass -------------------------------------------------------------------------------
     def run_once(self) -> int:
         """Pump sources, fan out the outbox, attempt due retries; returns the work done."""
-        sources.ensure_groups(self._r)
+        if not self._groups_ready:
+            sources.ensure_groups(self._r)
+            self._groups_ready = True
         now = self._clock()
         subs = self._subscriptions()
         work = sources.pump_alerts(self._r, self.name, now, self._pending_alerts)
@@ -142,7 +146,7 @@ class WebhookDelivery:
         if any("reading.created" in s.events for s in subs):
             work += sources.pump_readings(self._r, self.name, now)
         work += self._fan_out(subs)
-        work += self._retry_due()
+        work += self._retry_due(subs)
         return work
 
     def _subscriptions(self) -> list[Subscription]:
@@ -197,7 +201,7 @@ class WebhookDelivery:
             pipe.execute()
         return len(rows)
 
-    def _retry_due(self) -> int:
+    def _retry_due(self, subs: list[Subscription]) -> int:
         now_ms = int(time.time() * 1000)
         raw: list[Any] = self._r.zrangebyscore(wkeys.RETRY, "-inf", now_ms, start=0, num=20)
         due = [text(m) for m in raw]
@@ -206,7 +210,7 @@ class WebhookDelivery:
             if not self._r.zrem(wkeys.RETRY, member):
                 continue  # another worker claimed it
             job = Job.decode(member)
-            sub = next((s for s in self._subscriptions() if s.subscription_id == job.subscription_id), None)
+            sub = next((s for s in subs if s.subscription_id == job.subscription_id), None)
             if sub is not None:  # deleted or paused meanwhile: the delivery is dropped
                 self._attempt(job, sub)
             done += 1

@@ -18,12 +18,6 @@ PENDING = {
     ("GET", "/v1/audit"),  # api/routes/audit.py
     ("GET", "/v1/auth/me"),  # api/routes/auth.py
     ("POST", "/v1/auth/token"),  # request body (form and JSON)
-    ("POST", "/v1/alerting/evaluate"),  # api/routes/alerting.py
-    ("POST", "/v1/alerting/replay"),
-    ("GET", "/v1/patients/{patient_id}/care-plan/history"),  # api/routes/care_plans.py
-    ("GET", "/v1/wards/{ward_id}/alert-burden"),
-    ("GET", "/v1/wards/{ward_id}/alerting-config"),
-    ("PUT", "/v1/wards/{ward_id}/alerting-config"),
 }
 
 

@@ -119,7 +119,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoBroker
 
 @SCHEMA.parametrize()
 @settings(
-    max_examples=3,
+    max_examples=int(os.environ.get("OXIWARD_FUZZ_EXAMPLES", "3")),  # more for a deeper local run
     deadline=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),

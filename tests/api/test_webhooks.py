@@ -4,6 +4,8 @@ the delivery worker to a real HTTP receiver, signed, retried after 500s, then de
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Iterator
@@ -47,11 +49,23 @@ async def _subscribe(client: httpx.AsyncClient, url: str, events: list[str], **e
     return result
 
 
+def independent_verify(header: str, secret: str, body: bytes) -> bool:
+    """The receiver's check exactly as docs/api.md tells integrators to write it (not our code)."""
+    parts = dict(p.split("=", 1) for p in header.split(","))
+    t = int(parts["t"])
+    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return abs(time.time() - t) <= 300 and hmac.compare_digest(expected, parts["v1"])
+
+
 def _events(rx: Receiver, path: str, secret: str) -> list[dict[str, Any]]:
     out = []
     for req in rx.at(path):
+        assert independent_verify(req.headers["oxiward-signature"], secret, req.body)
         assert verify(req.headers["oxiward-signature"], secret, req.body, time.time())
         assert not verify(req.headers["oxiward-signature"], secret, req.body + b" ", time.time())
+        assert not verify(
+            req.headers["oxiward-signature"], secret, req.body, time.time() + 3600
+        )  # replayed later
         event = json.loads(req.body)
         assert req.headers["oxiward-event"] == event["type"]
         assert req.headers["oxiward-event-id"] == event["id"]
@@ -207,8 +221,8 @@ async def test_subscriptions_are_validated_owned_and_paused(redis_url: str) -> N
     assert paused.json()["active"] is False
     assert rx.at("/mine") == []  # paused: the ping was not delivered
     [req] = rx.at("/theirs")
-    assert verify(req.headers["oxiward-signature"], new_secret["secret"], req.body, time.time())
-    assert not verify(req.headers["oxiward-signature"], theirs["secret"], req.body, time.time())
+    assert independent_verify(req.headers["oxiward-signature"], new_secret["secret"], req.body)
+    assert not independent_verify(req.headers["oxiward-signature"], theirs["secret"], req.body)
     assert deleted.status_code == 204
     assert after.status_code == 404
 
@@ -250,3 +264,15 @@ def _wait_pumped(redis_url: str, patient_id: str) -> None:
             time.sleep(0.05)
     finally:
         r.close()
+
+
+async def test_the_service_delivers_webhooks_itself_where_its_worker_runs(redis_url: str) -> None:
+    # No test-started delivery worker: the app's lifespan must run one alongside the evaluator.
+    with receiver() as rx:
+        async with api_client(redis_url, run_worker=True) as client:
+            sub = await _subscribe(client, rx.url("/svc"), ["alert.raised"])
+            ping = await client.post(f"/v1/webhooks/{sub['subscription_id']}/ping", headers=AUTH)
+            rx.wait_for(lambda: _has_ping(rx, "/svc"))
+    assert ping.status_code == 202
+    (first,) = rx.at("/svc")
+    assert json.loads(first.body)["id"] == ping.json()["event_id"]

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from tests.services import MosquittoBroker
 from tests.web.support import AUTH, Service, launch
+
+# Several suites share two loaded cores: give each on-page expectation time (it polls, so a fast
+# machine still passes at once).
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture
