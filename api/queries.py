@@ -31,6 +31,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import Redis
@@ -38,8 +39,11 @@ from redis.asyncio import Redis
 from alerting.bands import o2home_band
 from api import alert_store, keys, registry
 from api.queue import QueueKey, order_queue
-from api.reading_codec import decode_fields, latest_to_api, to_api
+from api.reading_codec import decode_fields, latest_vitals, to_api
+from api.registry import text
 from api.schemas import AlertSummary, Band, LatestReading, QueueItem, WardQueue
+
+_WARD_QUEUE_LUA = files("api").joinpath("lua/ward_queue.lua").read_text(encoding="utf-8")
 
 #: Gateway clocks are NTP-synchronised in normal operation; 10 minutes covers a badly drifting
 #: one. A reading measured more than this after it was stored could be missed at a range start.
@@ -144,13 +148,20 @@ def _band(latest: dict[str, Any] | None) -> Band:
 def _latest(latest: dict[str, Any] | None, now: datetime) -> LatestReading | None:
     if latest is None:
         return None
-    measured = datetime.fromisoformat(latest["measured_at"])
+    measured = latest["measured_at"]
+    if isinstance(measured, str):
+        measured = datetime.fromisoformat(measured)
     return LatestReading(
         spo2=latest["spo2"],
         pulse=latest["pulse"],
         measured_at=measured,
         age_seconds=round((now - measured).total_seconds(), 3),
     )
+
+
+def _queue_latest(raw: str | bytes) -> dict[str, Any]:
+    spo2, pulse, measured = latest_vitals(raw)
+    return {"spo2": spo2, "pulse": pulse, "measured_at": measured}
 
 
 def _item(row: _Row, now: datetime) -> QueueItem:
@@ -176,28 +187,35 @@ def _item(row: _Row, now: datetime) -> QueueItem:
 
 
 async def ward_queue(r: Redis, ward_id: str, now: datetime) -> WardQueue:
-    """The ward's patients in queue order (api/queue.py), from at most two pipelined round trips.
+    """The ward's patients in queue order (api/queue.py): one SMEMBERS, then one script per shard.
 
-    Inputs per patient: the patient hash (ref), the shard's latest-reading hash, the shard's
-    open-alert summary hash (api/alert_store.py) and the alerts hash's open index (the count).
-    Who acknowledged is only in the alert record, read for acknowledged alerts only.
+    Inputs per patient (api/lua/ward_queue.lua): the patient hash (ref), the shard's latest-reading
+    hash and the shard's open-alert summary (api/alert_store.py: worst open alert, who acknowledged
+    it, how many are open). Summaries written before they carried `open_count` or
+    `acknowledged_by` are completed from the alert records.
     """
-    patients = await registry.list_ward_patients(r, ward_id)
+    members = sorted(text(p) for p in await r.smembers(keys.ward_patients(ward_id)))
+    by_shard: dict[int, list[str]] = {}
+    for pid in members:
+        by_shard.setdefault(keys.shard_of(pid), []).append(pid)
+    script = r.register_script(_WARD_QUEUE_LUA)
     async with r.pipeline(transaction=False) as pipe:
-        for p in patients:
-            shard = keys.shard_of(p.patient_id)
-            pipe.hget(keys.latest(shard), p.patient_id)
-            pipe.hget(keys.open_alerts(shard), p.patient_id)
-            pipe.hget(keys.alerts(p.patient_id), alert_store.INDEX_FIELD)
+        for shard, pids in by_shard.items():
+            shard_keys = [keys.latest(shard), keys.open_alerts(shard), *(keys.patient(p) for p in pids)]
+            await script(keys=shard_keys, args=pids, client=pipe)
         replies: list[Any] = await pipe.execute()
-    summaries: list[dict[str, Any] | None] = []
-    counts: list[int] = []
+    patients: list[registry.PatientRecord] = []
     latests: list[dict[str, Any] | None] = []
-    for i in range(len(patients)):
-        raw_latest, raw_summary, raw_index = replies[3 * i : 3 * i + 3]
-        latests.append(None if raw_latest is None else latest_to_api(raw_latest))
-        summaries.append(None if raw_summary is None else json.loads(raw_summary))
-        counts.append(0 if raw_index is None else len(json.loads(raw_index)))
+    summaries: list[dict[str, Any] | None] = []
+    for pids, reply in zip(by_shard.values(), replies, strict=True):
+        for pid, (flat, raw_latest, raw_summary) in zip(pids, reply, strict=True):
+            record = registry.record_from_flat(pid, flat)
+            if record is None:
+                continue
+            patients.append(record)
+            latests.append(_queue_latest(raw_latest) if raw_latest else None)
+            summaries.append(json.loads(raw_summary) if raw_summary else None)
+    counts = await _open_counts(r, patients, summaries)
     await _add_acknowledgers(r, patients, summaries)
     rows = [
         _Row(
@@ -213,6 +231,22 @@ async def ward_queue(r: Redis, ward_id: str, now: datetime) -> WardQueue:
         for p, latest, s, count in zip(patients, latests, summaries, counts, strict=True)
     ]
     return WardQueue(ward_id=ward_id, generated_at=now, items=[_item(row, now) for row in order_queue(rows)])
+
+
+async def _open_counts(
+    r: Redis, patients: list[registry.PatientRecord], summaries: list[dict[str, Any] | None]
+) -> list[int]:
+    """Open alerts per patient: from the summary, or from the alerts' open index for old summaries."""
+    counts = [0 if s is None else int(s.get("open_count", -1)) for s in summaries]
+    missing = [i for i, c in enumerate(counts) if c < 0]
+    if missing:
+        async with r.pipeline(transaction=False) as pipe:
+            for i in missing:
+                pipe.hget(keys.alerts(patients[i].patient_id), alert_store.INDEX_FIELD)
+            raws: list[Any] = await pipe.execute()
+        for i, raw in zip(missing, raws, strict=True):
+            counts[i] = 0 if raw is None else len(json.loads(raw))
+    return counts
 
 
 async def _add_acknowledgers(

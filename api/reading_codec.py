@@ -31,6 +31,7 @@ keys.latest(shard) holds, per patient, the same fields as a JSON object plus `id
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from api.contract import ValidReading, format_utc_ms
@@ -175,6 +176,13 @@ def to_api(entry_id: str | bytes, fields: dict[Any, Any]) -> dict[str, Any]:
 def latest_json(entry_id: str, fields: Fields) -> str:
     """The keys.latest(shard) value: the stream fields plus `id` (what the ingest script writes)."""
     return json.dumps({**fields, "id": entry_id}, separators=(",", ":"))
+
+
+def latest_vitals(raw: str | bytes) -> tuple[float | None, float | None, datetime]:
+    """(SpO2, pulse, measured time) of a keys.latest(shard) value: all a queue row needs, without
+    building the whole REST form (a 500-patient queue would spend most of its time there)."""
+    obj = json.loads(raw)
+    return _opt_float(obj, "s"), _opt_float(obj, "p"), datetime.fromtimestamp(int(obj["m"]) / 1000, UTC)
 
 
 def latest_to_api(raw: str | bytes) -> dict[str, Any]:

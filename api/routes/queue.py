@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api import queries
 from api.deps import NowDep, ReadableWard, RedisDep
@@ -10,12 +10,16 @@ from api.schemas import WardQueue, problem_responses
 
 router = APIRouter(tags=["ward queue"])
 
+
 @router.get("/wards/{ward_id}/queue", response_model=WardQueue, responses=problem_responses(422))
-async def ward_queue(ward_id: ReadableWard, r: RedisDep, now: NowDep) -> WardQueue:
+async def ward_queue(ward_id: ReadableWard, r: RedisDep, now: NowDep) -> Response:
     """The ward's patients, most urgent first.
 
     Worst open alert priority (high, medium, low, advisory), then the longest-waiting alert,
     then patients without open alerts by reference ("Bed 2" before "Bed 10"). An unknown ward
     gives an empty queue.
     """
-    return await queries.ward_queue(r, ward_id, now)
+    queue = await queries.ward_queue(r, ward_id, now)
+    # Already a validated WardQueue: serialise it once instead of FastAPI validating it again
+    # (a 500-patient queue spends a third of its time there).
+    return Response(queue.model_dump_json(), media_type="application/json")
