@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import json
 import time
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from api.security.authn import Authenticator
 from api.security.principal import Kind, RateLimited
 from api.security.roles import ROLE_SCOPES, Scope, format_scopes, parse_scopes
 from api.security.schemas import TokenProblem, TokenRequest, TokenResponse, WhoAmI
-from api.security.secrets import dummy_password_hash, verify_password
+from api.security.secrets import dummy_password_hash, parse_api_key, verify_password
 from api.security.tokens import issue
 
 #: The token endpoint takes no bearer (it is how one gets one), so it has its own router.
@@ -148,9 +149,12 @@ async def _limit(request: Request, body: TokenRequest, r: RedisDep, settings: Se
     """Per client address *and* account: slows guessing one account's password without letting
     a stranger lock a user out, or one proxy's address throttle everyone behind it."""
     client = request.client.host if request.client else "unknown"
-    account = body.username or (body.client_secret or "")[:20] or "-"
+    key = parse_api_key(body.client_secret or "")
+    account = (body.username or "").lower() if key is None else key.key_id
+    # Hashed: a password typed into the username field must not end up in a Redis key name.
+    digest = hashlib.sha256(f"{client}\n{account}".encode()).hexdigest()[:24]
     limit = ratelimit.Limit(settings.auth_rate_limit_per_s, settings.auth_rate_limit_burst)
-    wait = await ratelimit.take(r, f"auth:{client}:{account}", limit)
+    wait = await ratelimit.take(r, f"auth:{digest}", limit)
     if wait:
         raise RateLimited(wait)
 

@@ -3,10 +3,12 @@ credentials are only ever stored as hashes. Real Redis, principals made through 
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 
 from api import keys
-from tests.api.rest_support import AUTH, api_client
+from tests.api.rest_support import AUTH, TOKEN, api_client
 from tests.api.security_support import PASSWORD, WARD_A, api_key, bearer, password_token, user
 
 
@@ -30,18 +32,47 @@ async def test_password_change_revokes_tokens_and_old_password(redis_url: str) -
     assert new
 
 
+def _value(r: redis.Redis, key: Any, kind: str) -> Any:
+    if kind == "hash":
+        return r.hgetall(key)
+    if kind == "stream":
+        return r.xrange(key)
+    if kind == "set":
+        return r.smembers(key)
+    if kind == "zset":
+        return r.zrange(key, 0, -1)
+    return r.get(key)
+
+
+def _everything(r: redis.Redis) -> str:
+    """Every key name and value in Redis, as text (values read by type: DUMP may compress)."""
+    out = []
+    for k in r.keys("*"):
+        out.append(f"{k!s} {_value(r, k, str(r.type(k)))!s}")
+    return "\n".join(out)
+
+
 async def test_credentials_are_stored_only_as_hashes(redis_url: str) -> None:
     async with api_client(redis_url) as client:
         nurse = await user(client, "nurse.jb", "clinician", [WARD_A])
         key = await api_key(client, "gateway", [WARD_A])
+        await password_token(client, "nurse.jb")
+        await client.get("/v1/wards", headers=bearer(key["api_key"]))
+        # credentials in the wrong fields of failed sign-ins are not kept either
+        await client.post(
+            "/v1/auth/token", data={"grant_type": "password", "username": PASSWORD, "password": "x"}
+        )
+        await client.post("/v1/auth/token", data={"grant_type": "client_credentials", "client_secret": TOKEN})
         listed = await client.get("/v1/admin/principals", headers=AUTH)
     r = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         stored_user = r.hgetall(keys.principal(nurse["principal_id"]))
         stored_key = r.hgetall(keys.principal(key["principal_id"]))
-        everything = "".join(str(r.dump(k)) for k in r.keys("*"))
+        everything = _everything(r)
     finally:
         r.close()
+    assert TOKEN[:16] not in everything
+    assert nurse["principal_id"] in everything  # the scan does see what is there
     assert str(stored_user["secret"]).startswith("scrypt$15$8$1$")
     secret_part = key["api_key"].split("_", 2)[2]
     assert len(stored_key["secret"]) == 64

@@ -152,7 +152,6 @@ async def test_assign_device_is_idempotent_and_refuses_another_patients_device(
         ("POST", "/v1/wards/w1/patients", {"ref": "Bed 1", "devices": ["C0:FF:EE:00:00"]}),
         ("POST", "/v1/wards/w1/patients", {"ref": "Bed 1", "devices": ["not-a-uuid-0000-0000-000000000000"]}),
         ("POST", "/v1/wards/w1/patients", {"ref": "Bed 1", "name": "Jane Doe"}),
-        ("PUT", "/v1/patients/p-1/devices/C0-FF-EE-00-00-01", None),
         ("GET", "/v1/patients/p%201", None),
     ],
 )
@@ -168,6 +167,24 @@ async def test_invalid_input_is_a_422_problem(
     assert problem["detail"]
     assert problem["errors"]
     assert data_keys(r) == []
+
+
+async def test_malformed_device_address_is_a_422_problem(redis_url: str, r: redis.Redis) -> None:
+    # The patient must exist: an unknown patient is a 404 first (the access check, which needs the
+    # patient's ward, runs before the other path parameters are validated).
+    async with api_client(redis_url) as client:
+        created = await client.post(
+            "/v1/wards/w1/patients", json={"patient_id": "p-1", "ref": "Bed 1"}, headers=AUTH
+        )
+        before = r.hgetall(keys.patient("p-1"))
+        response = await client.put("/v1/patients/p-1/devices/C0-FF-EE-00-00-01", headers=AUTH)
+    assert created.status_code == 201
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"]
+    assert "address" in response.json()["detail"]
+    assert r.hgetall(keys.patient("p-1")) == before
+    assert r.get(keys.device("C0-FF-EE-00-00-01")) is None
 
 
 async def test_unknown_patient_is_a_404_problem(redis_url: str) -> None:
