@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from bleak import BleakClient, BleakScanner
 
 from emulator import BleWorld, EmulatedJumper, scenario
+from emulator.scenarios import Sample, Scenario
 from emulator.vendors.encode_jumper import jumper_values_for
 from emulator.vendors.jumper import JUMPER_NOTIFY, JUMPER_SERVICE
 from tests.emulator.support import WAIT, Inbox, contiguous_run, until
@@ -24,8 +26,20 @@ async def world() -> AsyncIterator[BleWorld]:
         yield w
 
 
+def _probe_off_every_ten_ticks() -> Scenario:
+    """Five valid ticks then five finger-out ticks, over and over: whenever the subscription
+    starts (late on a loaded machine), fourteen consecutive frames hold a finger-out frame."""
+    cycle = scenario("probe-off", valid_ticks=5, off_ticks=5, seed=12).take(10)
+
+    def generate(_: random.Random) -> Iterator[Sample]:
+        while True:
+            yield from cycle
+
+    return Scenario("probe-off-cycle", generate)
+
+
 async def test_found_by_service_and_streams_value_frames(world: BleWorld) -> None:
-    plan = scenario("probe-off", valid_ticks=5, off_ticks=5, seed=12)
+    plan = _probe_off_every_ten_ticks()
     device = world.add_device("jumper", ADDR, plan, interval=TICK)
     assert isinstance(device, EmulatedJumper)
     world.add_device("berrymed", "00:A0:50:00:00:09", scenario("stable"), interval=TICK)  # not this service
