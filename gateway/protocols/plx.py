@@ -54,14 +54,12 @@ FEAT_MEASUREMENT_STATUS_SUPPORT: Final = 0x0001
 FEAT_DEVICE_SENSOR_STATUS_SUPPORT: Final = 0x0002
 
 
-@dataclass(frozen=True, slots=True)
-class PlxSpotCheck:
-    """A PLX Spot-check Measurement (0x2A5E). Optional fields are None when the flags omit them."""
+class _Measurement:
+    """What spot-check and continuous frames share: the normal SpO2/PR pair, PAI and status bits."""
 
-    flags: int
+    __slots__ = ()
     spo2_sfloat: SfloatParts
     pulse_rate_sfloat: SfloatParts
-    timestamp_fields: BleDateTime | None
     measurement_status: int | None
     device_sensor_status: int | None
     pai_sfloat: SfloatParts | None
@@ -76,16 +74,7 @@ class PlxSpotCheck:
 
     @property
     def pai(self) -> float | SfloatSpecial | None:
-        return None if self.pai_sfloat is None else self.pai_sfloat.value
-
-    @property
-    def timestamp(self) -> datetime | None:
-        """Device clock time (naive), None when absent or unknown."""
-        return None if self.timestamp_fields is None else self.timestamp_fields.to_datetime()
-
-    @property
-    def device_clock_not_set(self) -> bool:
-        return bool(self.flags & SPOT_FLAG_CLOCK_NOT_SET)
+        return _opt(self.pai_sfloat)
 
     @property
     def measurement_status_bits(self) -> tuple[str, ...]:
@@ -97,7 +86,29 @@ class PlxSpotCheck:
 
 
 @dataclass(frozen=True, slots=True)
-class PlxContinuous:
+class PlxSpotCheck(_Measurement):
+    """A PLX Spot-check Measurement (0x2A5E). Optional fields are None when the flags omit them."""
+
+    flags: int
+    spo2_sfloat: SfloatParts
+    pulse_rate_sfloat: SfloatParts
+    timestamp_fields: BleDateTime | None
+    measurement_status: int | None
+    device_sensor_status: int | None
+    pai_sfloat: SfloatParts | None
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """Device clock time (naive), None when absent or unknown."""
+        return None if self.timestamp_fields is None else self.timestamp_fields.to_datetime()
+
+    @property
+    def device_clock_not_set(self) -> bool:
+        return bool(self.flags & SPOT_FLAG_CLOCK_NOT_SET)
+
+
+@dataclass(frozen=True, slots=True)
+class PlxContinuous(_Measurement):
     """A PLX Continuous Measurement (0x2A5F). Optional fields are None when the flags omit them."""
 
     flags: int
@@ -110,14 +121,6 @@ class PlxContinuous:
     measurement_status: int | None
     device_sensor_status: int | None
     pai_sfloat: SfloatParts | None
-
-    @property
-    def spo2(self) -> float | SfloatSpecial:
-        return self.spo2_sfloat.value
-
-    @property
-    def pulse_rate(self) -> float | SfloatSpecial:
-        return self.pulse_rate_sfloat.value
 
     @property
     def spo2_fast(self) -> float | SfloatSpecial | None:
@@ -134,18 +137,6 @@ class PlxContinuous:
     @property
     def pulse_rate_slow(self) -> float | SfloatSpecial | None:
         return _opt(self.pulse_rate_slow_sfloat)
-
-    @property
-    def pai(self) -> float | SfloatSpecial | None:
-        return _opt(self.pai_sfloat)
-
-    @property
-    def measurement_status_bits(self) -> tuple[str, ...]:
-        return bit_names(self.measurement_status, MEASUREMENT_STATUS_BITS)
-
-    @property
-    def device_sensor_status_bits(self) -> tuple[str, ...]:
-        return bit_names(self.device_sensor_status, DEVICE_SENSOR_STATUS_BITS)
 
 
 @dataclass(frozen=True, slots=True)
