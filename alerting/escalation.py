@@ -14,6 +14,8 @@ times ship here. Every step is recorded on the alert as an `escalated` event.
   or awareness, §5.1; technical advisories are routed apart, §5.3 item 3).
 - `due_escalations` is pure: the scheduler calls it with its clock (`now`) whether or not a reading
   arrives; a step's time is `now`, so a late scheduler never gives the next tier less than its time.
+- A clinician can escalate by hand (`escalate_by_hand`, issue 6): the next tier is told now, with
+  the clinician's name and reason recorded.
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ from datetime import datetime
 
 from alerting import codec
 from alerting.alerts import Alert, AlertEvent, EventKind, NotificationKind
-from alerting.lifecycle import Transition, notify
+from alerting.lifecycle import (
+    LifecycleError,
+    Superseded,
+    Transition,
+    notify,
+    reopen,
+    require_name,
+    require_open,
+)
 from alerting.model import AlertState, Priority
 
 #: IEC: low = delayed response or awareness (§5.1): it does not page up a ladder.
@@ -145,3 +155,58 @@ def escalate(alerts: Iterable[Alert], ladder: EscalationLadder, now: datetime) -
     return [
         apply_escalation(by_id[step.alert_id], step) for step in due_escalations(by_id.values(), ladder, now)
     ]
+
+
+def escalate_by_hand(
+    alert: Alert,
+    ladder: EscalationLadder | None,
+    by: str,
+    reason: str,
+    now: datetime,
+    *,
+    from_tier: int | None = None,
+) -> Transition:
+    """A clinician sends the alert to the next tier of the ward's ladder now, without waiting.
+
+    - Refused (LifecycleError) when the alert is resolved, when `by` or `reason` is blank, and when
+      the ward has no ladder: there is no tier to send it to (the ward's alerting configuration
+      must name its tiers first; REST 422).
+    - Refused as `Superseded` (REST 409, nothing changed) when `from_tier` -- the tier the clinician
+      saw -- is given and the alert is no longer there: someone else (or the ladder) escalated it
+      meanwhile, so two clinicians pressing at once never skip a tier unseen.
+    - Moves the alert to the next tier; at the last tier (or beyond it, after the ladder was
+      shortened) the last tier is told again (`repeat`), whatever `repeat_last` says: a person asked.
+    - Any priority may be escalated by hand: `min_priority` only keeps the clock from paging up the
+      ladder, not a clinician's judgement.
+    - Ends any snooze, and an acknowledged alert goes back to OPEN at the new tier: the new tier
+      must accept it, and if it does not the ladder keeps climbing from there (`tier_since = now`),
+      so a hand escalation never ends in a black hole (§5.2).
+    - Records an `escalated` event with `by` and the detail "by hand to <tier name>: <reason>", and
+      returns an ESCALATED notification for the tier (rota tier k is told at ladder tier k).
+    """
+    require_open(alert, "escalate")
+    require_name(by, "escalating")
+    if not reason.strip():
+        raise LifecycleError("escalating by hand needs a reason (why the next tier must look now)")
+    if ladder is None:
+        raise LifecycleError(
+            "this ward has no escalation ladder, so there is no next tier to escalate to: "
+            "set `escalation.tiers` in the ward's alerting configuration"
+        )
+    if from_tier is not None and alert.tier != from_tier:
+        raise Superseded(_moved(alert, from_tier))
+    last = len(ladder.tiers) - 1
+    tier = min(alert.tier, last)
+    to_tier = min(tier + 1, last)
+    detail = f"by hand to {ladder.tiers[to_tier].name}: {reason.strip()}"
+    event = AlertEvent(now, EventKind.ESCALATED, alert.priority, by, detail, to_tier)
+    escalated = replace(reopen(alert, now), tier=to_tier, events=(*alert.events, event))
+    return Transition(escalated, (notify(escalated, NotificationKind.ESCALATED, now, repeat=tier == last),))
+
+
+def _moved(alert: Alert, seen: int) -> str:
+    said = f"alert {alert.alert_id} is at tier {alert.tier} now, not tier {seen}"
+    last = next((e for e in reversed(alert.events) if e.kind is EventKind.ESCALATED), None)
+    if last is None:
+        return said
+    return f"{said}: already escalated by {last.by or 'the ladder'} at {last.at.isoformat()}"

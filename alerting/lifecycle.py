@@ -44,6 +44,11 @@ class LifecycleError(ValueError):
     """An operation that the alert's state does not allow; the message says why."""
 
 
+class Superseded(LifecycleError):
+    """The alert moved on since the person acting saw it (someone else got there first): nothing is
+    changed, and the message says what happened meanwhile (REST: 409 with the current record)."""
+
+
 class Transition(NamedTuple):
     alert: Alert | None
     notifications: tuple[Notification, ...] = ()
@@ -97,23 +102,31 @@ def _raise(request: AlertRequest, now: datetime) -> Transition:
     return Transition(alert, (notify(alert, NotificationKind.RAISED, now),))
 
 
-def _upgrade(alert: Alert, request: AlertRequest, now: datetime) -> Transition:
-    snooze_ended = alert.snoozed_until is not None and now < alert.snoozed_until
-    upgraded = replace(
+def reopen(alert: Alert, now: datetime) -> Alert:
+    """The alert open again with no acknowledgement and no snooze, its tier's time starting `now`:
+    whoever is told next must accept it, and escalation runs on from here."""
+    return replace(
         alert,
-        priority=request.priority,
-        state=AlertState.OPEN,  # a worse condition needs a new acknowledgement
+        state=AlertState.OPEN,
         acknowledged_by=None,
         acknowledged_at=None,
         snoozed_by=None,
         snoozed_until=None,
         snooze_priority=None,
+        tier_since=now,
+    )
+
+
+def _upgrade(alert: Alert, request: AlertRequest, now: datetime) -> Transition:
+    snooze_ended = alert.snoozed_until is not None and now < alert.snoozed_until
+    upgraded = replace(
+        reopen(alert, now),  # a worse condition needs a new acknowledgement
+        priority=request.priority,
         condition_active=True,
         questionable=request.questionable,
         late=request.late,
         reasons=request.reasons,
         last_measured_at=max(alert.last_measured_at, request.measured_at),
-        tier_since=now,
     )
     events = _event(upgraded, now, EventKind.UPGRADED, detail=f"from {alert.priority.value}")
     if snooze_ended:
@@ -167,20 +180,20 @@ def clear_condition(
     return Transition(updated, (notify(updated, NotificationKind.ALL_CLEAR, now),))
 
 
-def _require_open(alert: Alert, action: str) -> None:
+def require_open(alert: Alert, action: str) -> None:
     if not alert.is_open:
         raise LifecycleError(f"cannot {action}: alert {alert.alert_id} is already resolved")
 
 
-def _require_name(by: str, action: str) -> None:
+def require_name(by: str, action: str) -> None:
     if not by.strip():
         raise LifecycleError(f"{action} needs the name of the person doing it")
 
 
 def acknowledge(alert: Alert, by: str, now: datetime) -> Alert:
     """A named person has seen the alert and takes it on; escalation stops."""
-    _require_open(alert, "acknowledge")
-    _require_name(by, "acknowledging")
+    require_open(alert, "acknowledge")
+    require_name(by, "acknowledging")
     if alert.state is AlertState.ACKNOWLEDGED:
         raise LifecycleError(f"alert {alert.alert_id} is already acknowledged by {alert.acknowledged_by}")
     return replace(
@@ -194,8 +207,8 @@ def acknowledge(alert: Alert, by: str, now: datetime) -> Alert:
 
 def resolve(alert: Alert, by: str, now: datetime, outcome: str) -> Alert:
     """A clinician closes the alert with an outcome (the only way a latched alert closes)."""
-    _require_open(alert, "resolve")
-    _require_name(by, "resolving")
+    require_open(alert, "resolve")
+    require_name(by, "resolving")
     if not outcome.strip():
         raise LifecycleError("resolving needs an outcome (what was done or found)")
     return replace(
@@ -210,8 +223,8 @@ def resolve(alert: Alert, by: str, now: datetime, outcome: str) -> Alert:
 
 def snooze(alert: Alert, by: str, now: datetime, duration: timedelta, *, max_snooze: timedelta) -> Alert:
     """Hold reminders and escalation for `duration` (at most `max_snooze`), at this priority only."""
-    _require_open(alert, "snooze")
-    _require_name(by, "snoozing")
+    require_open(alert, "snooze")
+    require_name(by, "snoozing")
     if not timedelta(0) < duration <= max_snooze:
         raise LifecycleError(f"a snooze must last more than 0 and at most {max_snooze}, got {duration}")
     return replace(

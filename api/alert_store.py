@@ -29,7 +29,8 @@ import redis.asyncio
 
 from alerting import lifecycle
 from alerting.alerts import Alert
-from alerting.lifecycle import LifecycleError, Transition
+from alerting.escalation import EscalationLadder, escalate_by_hand
+from alerting.lifecycle import LifecycleError, Superseded, Transition
 from alerting.model import AlertState
 from api import keys
 from api.alert_engine import Change, PatientAlerts, Step
@@ -51,10 +52,11 @@ class NotFound(LookupError):
 
 
 class Conflict(RuntimeError):
-    """The alert is already resolved (REST: 409). `alert` is its current record."""
+    """The alert is already resolved, or moved on since the caller saw it (REST: 409). `alert` is its
+    current record; the message says what happened."""
 
-    def __init__(self, alert: dict[str, Any]) -> None:
-        super().__init__("alert already resolved")
+    def __init__(self, alert: dict[str, Any], detail: str = "the alert is already resolved") -> None:
+        super().__init__(detail)
         self.alert = alert
 
 
@@ -197,9 +199,10 @@ async def _transition(
     patient_id: str,
     alert_id: str,
     now: datetime,
-    act: Callable[[Alert], Alert | None],
+    act: Callable[[Alert], Alert | Transition | None],
 ) -> dict[str, Any]:
-    """Apply `act` to the alert (None: nothing to change) and save it, retrying on a conflict."""
+    """Apply `act` to the alert (None: nothing to change) and save it with any notifications of the
+    transition, retrying on a conflict."""
     for _ in range(MAX_RETRIES):
         raw = await _get_raw(r, patient_id, alert_id)
         record: dict[str, Any] = json.loads(raw)
@@ -208,13 +211,16 @@ async def _transition(
         current = to_alert(record)
         try:
             after = act(current)
+        except Superseded as err:
+            raise Conflict(record, str(err)) from err
         except LifecycleError as err:
             raise Refused(str(err)) from err
         if after is None:
             return record
         step = Step(PatientAlerts(patient_id, {}), now)
         step.change.expect_ids[alert_id] = raw
-        saved = step.take(record, current, Transition(after), None)
+        transition = after if isinstance(after, Transition) else Transition(after)
+        saved = step.take(record, current, transition, None)
         if await save(r, step.change) == "ok":
             return saved or record
     raise RuntimeError("the alert kept changing; try again")
@@ -269,5 +275,28 @@ async def snooze(
 
     def act(alert: Alert) -> Alert:
         return lifecycle.snooze(alert, by, now, duration, max_snooze=max_snooze)
+
+    return await _transition(r, patient_id, alert_id, now, act)
+
+
+async def escalate(
+    r: redis.asyncio.Redis,
+    patient_id: str,
+    alert_id: str,
+    ladder: EscalationLadder | None,
+    by: str,
+    reason: str,
+    now: datetime,
+    *,
+    from_tier: int | None = None,
+) -> dict[str, Any]:
+    """Escalate by hand to the next tier of the ward's `ladder` (alerting.escalation.escalate_by_hand);
+    the tier's notification is saved with the change, so the rota hears as from the ladder's clock.
+
+    Raises NotFound; Conflict when resolved, or when `from_tier` is given and the alert is no longer
+    there (escalated meanwhile); Refused when the ward has no ladder or `by` / `reason` is blank."""
+
+    def act(alert: Alert) -> Transition:
+        return escalate_by_hand(alert, ladder, by, reason, now, from_tier=from_tier)
 
     return await _transition(r, patient_id, alert_id, now, act)

@@ -1,7 +1,7 @@
 """Request and response models of the alerting endpoints: care plans, ward alerting configuration,
-snooze, evaluate, replay and alert burden. Plans and configurations travel as the JSON of
-alerting/careplan.py `CarePlan.to_dict` and api/ward_config.py `WardConfig.to_dict`, validated by
-those modules (their messages say what is wrong, cited to the rules)."""
+snooze, escalate by hand, evaluate, replay and alert burden. Plans and configurations travel as the
+JSON of alerting/careplan.py `CarePlan.to_dict` and api/ward_config.py `WardConfig.to_dict`,
+validated by those modules (their messages say what is wrong, cited to the rules)."""
 
 from __future__ import annotations
 
@@ -186,6 +186,23 @@ class SnoozeRequest(BaseModel):
 
     by: ShortText
     minutes: float = Field(gt=0, le=24 * 60, description="at most the ward's snooze_max_s")
+
+
+class EscalateRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"by": "nurse-jb", "reason": "breathless on the phone", "from_tier": 0}]
+        },
+    )
+
+    by: ShortText
+    reason: Reason = Field(description="why the next tier must look now (recorded on the alert)")
+    from_tier: int | None = Field(
+        default=None,
+        ge=0,
+        description="the tier the caller saw; if the alert has moved on meanwhile, 409 and nothing changes",
+    )
 
 
 class EvaluateRequest(BaseModel):

@@ -80,8 +80,8 @@ def problem(request: Request, status: int, detail: str, **extra: Any) -> JSONRes
 async def _domain_error(request: Request, exc: Exception) -> Response:
     status = next(s for cls, s in _STATUS_OF.items() if isinstance(exc, cls))
     if isinstance(exc, alert_store.Conflict):
-        # The current record lets the caller see who resolved it and when.
-        return problem(request, 409, "the alert is already resolved", alert=exc.alert)
+        # The current record lets the caller see who resolved (or escalated) it and when.
+        return problem(request, 409, str(exc), alert=exc.alert)
     if isinstance(exc, alert_store.NotFound):
         return problem(request, 404, "no such alert for this patient")
     return problem(request, status, str(exc))

@@ -1,5 +1,5 @@
-"""Alerting endpoints beyond acknowledge / resolve: snooze, the ward's alerting configuration, alert
-burden, evaluate-anything and replay (issue 4, points 3-6)."""
+"""Alerting endpoints beyond acknowledge / resolve: snooze, escalate by hand (issue 6), the ward's
+alerting configuration, alert burden, evaluate-anything and replay (issue 4, points 3-6)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from api import alert_store, alerting_queries, careplans, keys, ward_config
 from api.actor import recorded_actor
 from api.alerting_examples import BURDEN, EVALUATE, REPLAY, ok
 from api.alerting_schemas import (
+    EscalateRequest,
     EvaluateRequest,
     ReplayRequest,
     SnoozeRequest,
@@ -58,6 +59,37 @@ async def snooze_alert(
         by = await recorded_actor(request, r, body.by)
         alert = await alert_store.snooze(
             r, patient.patient_id, alert_id, by, duration, config.snooze_max, now
+        )
+    except alert_store.Refused as err:
+        return problem(request, 422, "Unprocessable Content", str(err))
+    return AlertRead.model_validate(alert)
+
+
+@router.post(
+    "/patients/{patient_id}/alerts/{alert_id}/escalate",
+    response_model=AlertRead,
+    responses=problem_responses(404, 409, 422),
+)
+async def escalate_alert(
+    request: Request,
+    patient: AlertablePatient,
+    alert_id: AlertId,
+    body: EscalateRequest,
+    r: RedisDep,
+    now: NowDep,
+) -> AlertRead | JSONResponse:
+    """Escalate an open or acknowledged alert by hand: the next tier of the ward's escalation ladder
+    is notified now (the last tier again at the top), with who and why recorded.
+
+    An acknowledged alert re-opens at the new tier, which must accept it (the ladder runs on from
+    there); a snooze ends. 409 once resolved, or when `from_tier` is given and the alert has been
+    escalated meanwhile (the body's `alert` shows by whom); 422 when the ward has no ladder.
+    """
+    config = ward_config.config_from_raw(await r.get(keys.ward_alerting(patient.ward_id)))
+    try:
+        by = await recorded_actor(request, r, body.by)
+        alert = await alert_store.escalate(
+            r, patient.patient_id, alert_id, config.escalation, by, body.reason, now, from_tier=body.from_tier
         )
     except alert_store.Refused as err:
         return problem(request, 422, "Unprocessable Content", str(err))

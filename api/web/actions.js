@@ -31,6 +31,11 @@ function describe(record) {
     return "Already resolved by " + record.resolved_by + " at " + fmtTime(record.resolved_at) +
       (record.outcome ? " (" + record.outcome + ")" : "");
   }
+  // An escalation refused because the alert had already moved up a tier (someone else pressed first).
+  const escalated = (record.events || []).filter((e) => e.kind === "escalated").pop();
+  if (escalated) {
+    return "Already escalated by " + (escalated.by || "the ladder") + " to tier " + escalated.tier + " at " + fmtTime(escalated.at);
+  }
   return "The alert changed meanwhile; showing its current state.";
 }
 
@@ -87,7 +92,8 @@ const FORMS = {
     title: "Escalate alert now",
     fields: () => [el("p", {}, el("label", { for: "escalate-reason" }, "Why (optional)"),
       el("textarea", { id: "escalate-reason", name: "reason", rows: 2, maxLength: 400 }))],
-    body: (form) => ({ by: me(), reason: form.elements.reason.value.trim() || "escalated by hand" }),
+    // from_tier: the tier this clinician saw, so a second press at the same moment never skips a tier.
+    body: (form, alert) => ({ by: me(), reason: form.elements.reason.value.trim() || "escalated by hand", from_tier: alert.tier || 0 }),
     path: "/escalate",
     done: (alert, r) => say(alert.alert_id, "Escalated by you to tier " + r.tier + " at " + fmtTime(r.tier_since || r.updated_at), false),
   },
@@ -121,7 +127,7 @@ function openDialog(kind, row, alert, onChanged) {
     const confirm = $("action-confirm");
     confirm.disabled = true;
     try {
-      await act(alert, base(row, alert) + spec.path, spec.body(form), (r) => spec.done(alert, r));
+      await act(alert, base(row, alert) + spec.path, spec.body(form, alert), (r) => spec.done(alert, r));
       dialog.close();
       await onChanged({ focusKey: alert.alert_id + ":" + kind, alertId: alert.alert_id });
     } catch (err) {

@@ -1,4 +1,5 @@
-"""api/alert_store.py against a real Redis: acknowledge / resolve transitions, summary, events."""
+"""api/alert_store.py against a real Redis: acknowledge / resolve / snooze / escalate transitions,
+summary, events, notifications."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 import redis
 import redis.asyncio
 
+from alerting.escalation import ward_ladder
 from alerting.model import Band, Priority
 from api import alert_store, keys
 from api.alert_store import Apply, Cause, Conflict, NotFound, SyncAlertStore, new_alert, upgraded
+from tests.api.alerting_support import notifications
 
 pytestmark = pytest.mark.integration
 
@@ -193,6 +196,47 @@ async def test_snooze_is_limited_and_recorded(r: redis.Redis, ar: redis.asyncio.
     await alert_store.resolve(ar, PID, "a1", "dr-2", "reviewed", T0 + timedelta(minutes=1))
     with pytest.raises(Conflict):
         await alert_store.snooze(ar, PID, "a1", "nurse-7", timedelta(minutes=5), limit, T0)
+
+
+async def test_escalate_by_hand_saves_the_notification_with_the_change(
+    r: redis.Redis, ar: redis.asyncio.Redis
+) -> None:
+    raise_alert(r, "o2home-band", Priority.HIGH, T0, "a1")
+    ladder = ward_ladder(600, 900, 1200)
+    await alert_store.acknowledge(ar, PID, "a1", "nurse-7", T0 + timedelta(minutes=1))
+    later = T0 + timedelta(minutes=2)
+    done = await alert_store.escalate(ar, PID, "a1", ladder, "nurse-7", "needs a doctor", later, from_tier=0)
+    assert (done["state"], done["acknowledged_by"], done["tier"], done["tier_since"]) == (
+        "open",
+        None,
+        1,
+        "2026-11-30T09:02:00.000Z",
+    )
+    assert done["events"][-1]["detail"] == "by hand to ward-clinician: needs a doctor"
+    assert (summary(r) or {})["state"] == "open"
+    assert {k: events(r)[-1][k] for k in ("event", "by", "tier")} == {
+        "event": "escalated",
+        "by": "nurse-7",
+        "tier": "1",
+    }
+    [note] = notifications(r, PID)
+    assert (note["kind"], note["tier"], note["at"], note["repeat"], note["page"]) == (
+        "escalated",
+        1,
+        "2026-11-30T09:02:00+00:00",
+        False,
+        True,
+    )
+    # the second of two clinicians who both saw tier 0: told, nothing changed, nobody re-notified
+    with pytest.raises(Conflict, match="already escalated by nurse-7") as moved:
+        await alert_store.escalate(ar, PID, "a1", ladder, "dr-2", "same worry", later, from_tier=0)
+    assert moved.value.alert["tier"] == 1
+    with pytest.raises(alert_store.Refused, match="no escalation ladder"):
+        await alert_store.escalate(ar, PID, "a1", None, "dr-2", "why", later)
+    assert len(notifications(r, PID)) == 1
+    await alert_store.resolve(ar, PID, "a1", "dr-2", "reviewed", later)
+    with pytest.raises(Conflict, match="already resolved"):
+        await alert_store.escalate(ar, PID, "a1", ladder, "nurse-7", "why", later)
 
 
 def test_the_open_op_lists_every_open_alert_by_rule(r: redis.Redis) -> None:

@@ -1,5 +1,6 @@
-"""Acting on alerts in the browser: two clinicians acting on the same alert at once both get a clear
-answer (who got there first, and when), never a silent overwrite."""
+"""Acting on alerts in the browser: two clinicians acting on the same alert at once -- acknowledging,
+resolving, escalating by hand -- both get a clear answer (who got there first, and when), never a
+silent overwrite."""
 
 from __future__ import annotations
 
@@ -14,13 +15,17 @@ from tests.web.support import (
     Service,
     make_ward,
     open_queue,
+    serious_violations,
     sign_in,
     store_spot_checks,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
-DEVICE = "C0:FF:EE:E6:01:01"
+DEVICE, ESCALATING = "C0:FF:EE:E6:01:01", "C0:FF:EE:E6:01:02"
+LADDER = {
+    "tiers": [{"name": "ward-nurse", "ack_within_s": 900}, {"name": "ward-clinician", "ack_within_s": 900}]
+}
 CALLED = "Called patient — reassured, continue monitoring"
 
 
@@ -72,6 +77,56 @@ async def test_two_clinicians_acting_at_once_see_who_got_there_first(
     other = statuses[1 - first[0]]
     assert other.startswith(f"Already resolved by {names[first[0]]} at "), statuses
     assert other.endswith(f"({CALLED})"), statuses
+    assert nurse_watch.problems == []
+    assert doctor_watch.problems == []
+    for c in contexts:
+        await c.close()
+
+
+async def test_escalating_by_hand_at_once_tells_the_second_clinician_who_did_it(
+    service: Service, admin: httpx.AsyncClient, browser: Browser
+) -> None:
+    ward = await make_ward(admin, ("p-esc", "Bed 4", ESCALATING))
+    config = {"config": {"escalation": LADDER}, "by": "matron", "reason": "go-live"}
+    assert (await admin.put(f"/v1/wards/{ward.ward_id}/alerting-config", json=config)).status_code == 200
+    contexts = [await browser.new_context(viewport=DESKTOP) for _ in range(2)]
+    names = (ward.clinician, ward.other_clinician)
+    (nurse, nurse_watch), (doctor, doctor_watch) = [
+        await sign_in(c, service.url, name) for c, name in zip(contexts, names, strict=True)
+    ]
+    pages = (nurse, doctor)
+    for page in pages:
+        await open_queue(page, ward.ward_id)
+    store_spot_checks(service.redis_url, ESCALATING, 97, 88)
+    for page in pages:
+        await expect(page.locator(".rank")).to_have_text("High priority", timeout=30_000)
+
+    # Both saw tier 0 and both ask for the next tier in the same instant: one tier up, not two.
+    for page, why in zip(pages, ("breathless on the phone", "no answer at home"), strict=True):
+        await page.get_by_role("button", name="Escalate… high alert for Bed 4").click()
+        await page.get_by_role("dialog", name="Escalate alert now").get_by_label("Why (optional)").fill(why)
+    confirm = [
+        await p.get_by_role("dialog").get_by_role("button", name="Confirm").element_handle() for p in pages
+    ]
+    for watch in (nurse_watch, doctor_watch):
+        watch.expected.append("409 (Conflict)")  # the second escalation: answered, and shown below
+    await asyncio.gather(*(b.evaluate("b => b.click()") for b in confirm))
+    for page in pages:
+        await expect(page.locator(".action-msg").first).not_to_be_empty()
+    said = [await p.locator(".action-msg").first.text_content() or "" for p in pages]
+    first = [i for i, s in enumerate(said) if s.startswith("Escalated by you to tier 1 at ")]
+    assert len(first) == 1, said
+    winner, why = names[first[0]], ("breathless on the phone", "no answer at home")[first[0]]
+    assert said[1 - first[0]].startswith(f"Already escalated by {winner} to tier 1 at "), said
+    for page in pages:
+        await expect(page.locator(".alert-who").first).to_contain_text("escalated to tier 1")
+
+    await nurse.locator("li.row[data-patient='p-esc']").get_by_role("link", name="Bed 4").click()
+    history = nurse.locator("#alert-history")
+    await expect(history).to_contain_text("Escalated to tier 1")
+    await expect(history).to_contain_text(winner)
+    await expect(history).to_contain_text(f"by hand to ward-clinician: {why}")
+    assert await serious_violations(nurse) == []
     assert nurse_watch.problems == []
     assert doctor_watch.problems == []
     for c in contexts:
