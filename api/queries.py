@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
@@ -42,6 +41,7 @@ from api.queue import QueueKey, order_queue
 from api.reading_codec import decode_fields, latest_vitals, to_api
 from api.registry import text
 from api.schemas import AlertSummary, Band, LatestReading, QueueItem, WardQueue
+from api.stream_ids import usable_entry_id
 
 _WARD_QUEUE_LUA = files("api").joinpath("lua/ward_queue.lua").read_text(encoding="utf-8")
 
@@ -54,7 +54,6 @@ SCAN_BUDGET = 10_000
 #: Entries fetched per XRANGE round trip.
 BATCH = 500
 
-_ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 _CURSOR_PREFIX = "r1:"
 
 
@@ -72,7 +71,7 @@ def decode_cursor(cursor: str) -> str:
     except (binascii.Error, UnicodeDecodeError, ValueError) as err:
         raise CursorError("the cursor is not one this API issued; start again without it") from err
     entry_id = raw.removeprefix(_CURSOR_PREFIX)
-    if not raw.startswith(_CURSOR_PREFIX) or not _ENTRY_ID.match(entry_id):
+    if not raw.startswith(_CURSOR_PREFIX) or not usable_entry_id(entry_id):
         raise CursorError("the cursor is not one this API issued; start again without it")
     return entry_id
 

@@ -180,10 +180,6 @@ async def assign_device(r: Redis, patient_id: str, address: str) -> PatientRecor
     return await require_patient(r, patient_id)
 
 
-async def list_wards(r: Redis) -> list[str]:
-    return sorted(text(w) for w in await r.smembers(keys.wards()))
-
-
 async def list_ward_patients(r: Redis, ward_id: str) -> list[PatientRecord]:
     """The ward's patients (unordered); ids whose record is missing are skipped."""
     ordered = sorted(text(p) for p in await r.smembers(keys.ward_patients(ward_id)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
@@ -38,6 +39,22 @@ UtcTime = Annotated[
     AwareDatetime,
     PlainSerializer(lambda dt: format_utc_ms(datetime_ms(dt)), return_type=str, when_used="json"),
 ]
+
+#: The span a time in a query may name. Stored times are milliseconds since the epoch (stream ids
+#: cannot be negative), and the year-9000 ceiling leaves room for the arithmetic on ranges (a
+#: default `from` is `to` minus a day, a window may grow by one) without overflowing `datetime`.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _within_range(moment: datetime) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("must be from 1970-01-01T00:00:00Z up to (not including) 9000-01-01T00:00:00Z")
+    return moment
+
+
+#: A time given in a query string (`from`, `to`, …): ISO 8601 with a UTC offset, within range.
+QueryTime = Annotated[AwareDatetime, AfterValidator(_within_range)]
 
 _PATIENT_EXAMPLE: dict[str, Any] = {
     "patient_id": "p-7f3a9c2e41d8",
@@ -106,12 +123,6 @@ class PatientRead(BaseModel):
     ref: str
     enrolled_at: UtcTime
     devices: list[str]
-
-
-class WardList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"wards": ["north-1", "south-2"]}]})
-
-    wards: list[str]
 
 
 # -- readings ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from api import keys, registry
 from api.registry import RegistryError, iso_utc, text
 from api.resources import enrolments
 from api.resources import keys as rkeys
-from api.resources.pagination import Page, scan_index
+from api.resources.pagination import Page, in_index, scan_page
 from api.resources.schemas_kit import DeviceRead, DeviceRegister
 
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
@@ -158,4 +158,6 @@ async def page(
 ) -> Page[DeviceRead]:
     if cursor is None:
         await index_assigned(r)
-    return await scan_index(r, rkeys.DEVICES, "devices", cursor, limit, lambda ids: load_many(r, ids), keep)
+    return await scan_page(
+        in_index(r, rkeys.DEVICES), "devices", cursor, limit, lambda ids: load_many(r, ids), keep
+    )

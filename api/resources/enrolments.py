@@ -31,7 +31,7 @@ from api import keys, registry
 from api.contract import datetime_ms
 from api.registry import PatientNotFound, RegistryError, iso_utc, new_patient_id, text
 from api.resources import keys as rkeys
-from api.resources.pagination import Page, scan_index
+from api.resources.pagination import Page, in_index, scan_page
 from api.resources.schemas import Admission, Discharge, EnrolmentRead
 
 _ADMIT = """
@@ -216,4 +216,6 @@ async def page(
 ) -> Page[EnrolmentRead]:
     if cursor is None:
         await adopt_all(r)
-    return await scan_index(r, rkeys.ENROLMENTS, "enrolments", cursor, limit, lambda m: _load(r, m), keep)
+    return await scan_page(
+        in_index(r, rkeys.ENROLMENTS), "enrolments", cursor, limit, lambda m: _load(r, m), keep
+    )

@@ -20,7 +20,7 @@ from api import keys
 from api.registry import RegistryError, iso_utc, text
 from api.resources import keys as rkeys
 from api.resources.mqtt_password import hash_line, new_password
-from api.resources.pagination import Page, scan_index
+from api.resources.pagination import Page, in_index, scan_page
 from api.resources.schemas_kit import GatewayCredentials, GatewayRead, GatewayRegister
 
 # Rotate only a gateway that exists and is not revoked.
@@ -139,4 +139,6 @@ async def password_file(r: Redis) -> str:
 async def page(
     r: Redis, cursor: str | None, limit: int, keep: Callable[[GatewayRead], bool]
 ) -> Page[GatewayRead]:
-    return await scan_index(r, rkeys.GATEWAYS, "gateways", cursor, limit, lambda ids: load_many(r, ids), keep)
+    return await scan_page(
+        in_index(r, rkeys.GATEWAYS), "gateways", cursor, limit, lambda ids: load_many(r, ids), keep
+    )

@@ -1,4 +1,4 @@
-"""Cursor paging over a lexicographic index (a sorted set with every score 0).
+"""Cursor paging over a lexicographic index (a sorted set with every score 0, or a sorted list).
 
 A page examines ids in order after the cursor, keeps those the filter accepts, and stops at
 ``limit`` kept items or after ``budget`` examined ids. The cursor is the last *examined* id,
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -28,6 +29,8 @@ T = TypeVar("T")
 #: Ids examined per request at most: bounds one call's work when a filter rejects most ids.
 SCAN_BUDGET = 5_000
 BATCH = 200
+#: Up to ``count`` ids after a position (None: from the start), in order.
+NextIds = Callable[[str | None, int], Awaitable[list[str]]]
 
 
 def encode_cursor(kind: str, position: str) -> str:
@@ -56,9 +59,8 @@ def _text(v: bytes | str) -> str:
     return v.decode("utf-8") if isinstance(v, bytes) else v
 
 
-async def scan_index(
-    r: Redis,
-    index: str,
+async def scan_page(
+    next_ids: NextIds,
     kind: str,
     cursor: str | None,
     limit: int,
@@ -66,14 +68,14 @@ async def scan_index(
     keep: Callable[[T], bool],
     budget: int = SCAN_BUDGET,
 ) -> Page[T]:
-    """One page of ``index`` after ``cursor``: records from ``load`` that ``keep`` accepts."""
-    low = "-" if cursor is None else "(" + decode_cursor(kind, cursor)
+    """One page after ``cursor`` of the ids ``next_ids`` gives: the records ``keep`` accepts."""
+    after = None if cursor is None else decode_cursor(kind, cursor)
     items: list[T] = []
     examined = 0
     last = ""
     while examined < budget:
         want = min(BATCH, budget - examined)
-        ids = [_text(i) for i in await r.zrangebylex(index, low, "+", start=0, num=want)]
+        ids = await next_ids(after, want)
         records = await load(ids)
         for item_id, record in zip(ids, records, strict=True):
             examined += 1
@@ -84,18 +86,25 @@ async def scan_index(
                     return Page(items, encode_cursor(kind, last))
         if len(ids) < want:
             return Page(items, None)
-        low = "(" + last
+        after = last
     return Page(items, encode_cursor(kind, last))
 
 
-def page_sorted(
-    ids: Sequence[str], kind: str, cursor: str | None, limit: int
-) -> tuple[list[str], str | None]:
-    """Cursor paging over an already sorted, already filtered, in-memory list of ids."""
-    start = 0
-    if cursor is not None:
-        after = decode_cursor(kind, cursor)
-        start = next((i for i, v in enumerate(ids) if v > after), len(ids))
-    chosen = list(ids[start : start + limit])
-    more = start + limit < len(ids)
-    return chosen, encode_cursor(kind, chosen[-1]) if more and chosen else None
+def in_index(r: Redis, index: str) -> NextIds:
+    """Ids after a position in ``index``, a sorted set with every score 0 (ordered by id)."""
+
+    async def next_ids(after: str | None, count: int) -> list[str]:
+        low = "-" if after is None else "(" + after
+        return [_text(i) for i in await r.zrangebylex(index, low, "+", start=0, num=count)]
+
+    return next_ids
+
+
+def in_sorted(ids: Sequence[str]) -> NextIds:
+    """Ids after a position in an already sorted in-memory list (a small set, e.g. the wards)."""
+
+    async def next_ids(after: str | None, count: int) -> list[str]:
+        start = 0 if after is None else bisect_right(ids, after)
+        return list(ids[start : start + count])
+
+    return next_ids

@@ -21,7 +21,7 @@ from api import keys
 from api.nhs_number import normalise
 from api.registry import PatientExists, PatientNotFound, iso_utc, new_patient_id, text
 from api.resources import keys as rkeys
-from api.resources.pagination import Page, scan_index
+from api.resources.pagination import Page, in_index, scan_page
 from api.resources.schemas import Contact, PatientDetail, PatientRegister, PatientStatus, PatientUpdate
 
 # Claims the patient id for a registration: refused when the hash already has demographics or
@@ -175,4 +175,6 @@ async def ensure_indexed(r: Redis, patient_id: str) -> None:
 async def scan(
     r: Redis, cursor: str | None, limit: int, keep: Callable[[PatientDetail], bool]
 ) -> Page[PatientDetail]:
-    return await scan_index(r, rkeys.PATIENTS, "patients", cursor, limit, lambda ids: load_many(r, ids), keep)
+    return await scan_page(
+        in_index(r, rkeys.PATIENTS), "patients", cursor, limit, lambda ids: load_many(r, ids), keep
+    )

@@ -41,26 +41,36 @@ class WardUpdate(BaseModel):
     description: LongText | None = None
 
 
+_WARD: dict[str, Any] = {
+    "ward_id": "north-1",
+    "name": "North virtual ward",
+    "description": None,
+    "created_at": "2025-01-14T09:00:00.000Z",
+    "patients": 12,
+}
+
+
 class WardRead(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "ward_id": "north-1",
-                    "name": "North virtual ward",
-                    "description": None,
-                    "created_at": "2025-01-14T09:00:00.000Z",
-                    "patients": 12,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_WARD]})
 
     ward_id: str
     name: str | None = Field(description="null for a ward that exists only through an enrolment")
     description: str | None
     created_at: UtcTime | None
     patients: int = Field(description="patients currently admitted")
+
+
+class WardPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_WARD], "next_cursor": None, "wards": ["north-1"]}]}
+    )
+
+    items: list[WardRead]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: no more")
+    wards: list[str] = Field(
+        deprecated=True,
+        description="the ward ids of `items`: the answer's shape before it was paged; read `items`",
+    )
 
 
 # -- patients ---------------------------------------------------------------------------

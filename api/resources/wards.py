@@ -6,7 +6,7 @@ kind has no name until someone gives it one with PATCH (or POST).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from api import keys
 from api.registry import RegistryError, iso_utc, text
 from api.resources import keys as rkeys
+from api.resources.pagination import Page, in_sorted, scan_page
 from api.resources.schemas import WardCreate, WardRead, WardUpdate
 
 _CREATE = """
@@ -94,3 +95,18 @@ async def update(r: Redis, ward_id: str, body: WardUpdate, now: datetime) -> War
 
 async def all_ids(r: Redis) -> list[str]:
     return sorted(text(w) for w in await r.smembers(keys.wards()))
+
+
+async def page(
+    r: Redis,
+    visible: Callable[[str], bool],
+    cursor: str | None,
+    limit: int,
+    keep: Callable[[WardRead], bool],
+) -> Page[WardRead]:
+    """One page of the wards ``visible`` accepts, by id, then filtered by ``keep``.
+
+    Visibility is applied before paging, so a cursor only ever names a ward the caller may see.
+    """
+    ids = [w for w in await all_ids(r) if visible(w)]
+    return await scan_page(in_sorted(ids), "wards", cursor, limit, lambda chunk: load_many(r, chunk), keep)

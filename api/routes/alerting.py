@@ -3,7 +3,7 @@ alerting configuration, alert burden, evaluate-anything and replay (issue 4, poi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -26,7 +26,7 @@ from api.alerting_schemas import (
 from api.auth import authenticate, principal_can_see_ward, require_patient_access
 from api.deps import AlertablePatient, AlertId, NowDep, ReadableWard, Reader, RedisDep, WritableWard
 from api.routes.care_plans import problem, refused_plan
-from api.schemas import AlertRead, problem_responses
+from api.schemas import AlertRead, QueryTime, problem_responses
 from api.security.principal import ward_denied
 
 router = APIRouter(tags=["alerting"])
@@ -129,8 +129,8 @@ async def alert_burden(
     ward_id: ReadableWard,
     r: RedisDep,
     now: NowDep,
-    start: Annotated[datetime | None, Query(alias="from", description="default: `to` minus 7 days")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
+    start: Annotated[QueryTime | None, Query(alias="from", description="default: `to` minus 7 days")] = None,
+    end: Annotated[QueryTime | None, Query(alias="to", description="default: now")] = None,
 ) -> Any:
     """Alerts per patient-day by priority and rule, technical vs physiological share, time to
     acknowledge (median, p90) and the share of alerts from the top 10 % of patients (§5.3)."""

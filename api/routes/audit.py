@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api.deps import Auditor, RedisDep
-from api.schemas import ID_PATTERN, problem_responses
+from api.schemas import ID_PATTERN, QueryTime, problem_responses
 from api.security import audit
 from api.security.schemas import AuditEntry, AuditPage
 
@@ -48,11 +47,9 @@ async def list_audit(
     ] = None,
     ward: Annotated[str | None, Query(pattern=ID_PATTERN, description="entries touching this ward")] = None,
     start: Annotated[
-        AwareDatetime | None, Query(alias="from", description="at or after, ISO 8601 with offset")
+        QueryTime | None, Query(alias="from", description="at or after, ISO 8601 with offset")
     ] = None,
-    end: Annotated[
-        AwareDatetime | None, Query(alias="to", description="before, ISO 8601 with offset")
-    ] = None,
+    end: Annotated[QueryTime | None, Query(alias="to", description="before, ISO 8601 with offset")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page")

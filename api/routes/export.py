@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import msgspec
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 from redis.asyncio import Redis
 
 from api import downsample, keys, queries
@@ -22,7 +21,7 @@ from api.hl7_export import PatientIds, batch
 from api.reading_quality import quality_of
 from api.registry import text
 from api.resources.schemas_kit import Series
-from api.schemas import problem_responses
+from api.schemas import QueryTime, problem_responses
 
 router = APIRouter(tags=["readings"])
 DAY = timedelta(days=1)
@@ -53,9 +52,9 @@ _HL7_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problem_responses(400, 404, 422),
 }
 From = Annotated[
-    AwareDatetime | None, Query(alias="from", description="measured at or after (default: `to` − 24 h)")
+    QueryTime | None, Query(alias="from", description="measured at or after (default: `to` − 24 h)")
 ]
-To = Annotated[AwareDatetime | None, Query(alias="to", description="measured before (default: now)")]
+To = Annotated[QueryTime | None, Query(alias="to", description="measured before (default: now)")]
 
 
 def _window(
@@ -179,8 +178,8 @@ async def readings_hl7(
     patient: ReadablePatient,
     r: RedisDep,
     now: NowDep,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[QueryTime | None, Query(alias="from")] = None,
+    end: Annotated[QueryTime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime
 
 from api.deps import ClinicalPatient, NowDep, ReadablePatient, RedisDep
 from api.resources import observations
 from api.resources.access import refusals
 from api.resources.schemas import ManualParameter, ObservationCreate, ObservationPage, ObservationRead
-from api.schemas import problem_responses
+from api.schemas import QueryTime, problem_responses
 
 router = APIRouter(tags=["observations"])
 
@@ -44,8 +43,8 @@ async def list_observations(
     patient: ReadablePatient,
     r: RedisDep,
     parameter: ManualParameter | None = None,
-    start: Annotated[AwareDatetime | None, Query(alias="from", description="measured at or after")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to", description="measured before")] = None,
+    start: Annotated[QueryTime | None, Query(alias="from", description="measured at or after")] = None,
+    end: Annotated[QueryTime | None, Query(alias="to", description="measured before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ObservationPage:

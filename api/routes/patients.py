@@ -1,22 +1,23 @@
-"""Wards and patients: enrolment, device assignment, lookups."""
+"""Enrolling a patient on a ward by the ward's path, and assigning a device to a patient.
+
+Lists and reads of wards and patients are in api/routes/wards.py and api/routes/people.py.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
 from api import registry
-from api.auth import note_access, principal_can_see_ward
+from api.auth import note_access
 from api.deps import (
     DeviceAddressPath,
     NowDep,
-    ReadablePatient,
-    Reader,
     RedisDep,
     WritablePatient,
     WritableWard,
 )
 from api.registry import PatientRecord
-from api.schemas import PatientCreate, PatientRead, WardList, problem_responses
+from api.schemas import PatientCreate, PatientRead, problem_responses
 
 router = APIRouter(tags=["patients"])
 
@@ -29,13 +30,6 @@ def _read(record: PatientRecord) -> PatientRead:
         enrolled_at=record.enrolled_at,
         devices=list(record.devices),
     )
-
-
-@router.get("/wards", response_model=WardList)
-async def list_wards(principal: Reader, r: RedisDep) -> WardList:
-    """Every ward that has had a patient enrolled, among those the caller is granted."""
-    wards = await registry.list_wards(r)
-    return WardList(wards=[w for w in wards if principal_can_see_ward(principal, w)])
 
 
 @router.post(
@@ -55,11 +49,6 @@ async def enrol_patient(
     record = await registry.enrol(r, ward_id, body.ref, body.devices, now, patient_id=body.patient_id)
     note_access(request, patient_id=record.patient_id)
     return _read(record)
-
-
-@router.get("/patients/{patient_id}", response_model=PatientRead, responses=problem_responses(404))
-async def get_patient(patient: ReadablePatient) -> PatientRead:
-    return _read(patient)
 
 
 @router.put(

@@ -1,6 +1,7 @@
-"""Wards (create, read, rename) and patients (list, register with NHS number, update demographics).
+"""Patients: list, register with NHS number, read and update demographics.
 
-`GET /v1/wards` (the ward list) and `GET /v1/patients/{id}` live in api/routes/patients.py.
+Wards are api/routes/wards.py's; enrolling on a ward by its path and assigning a device,
+api/routes/patients.py's.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from api.auth import note_access
-from api.deps import NowDep, PatientId, ReadableWard, Reader, RedisDep, WritableWard, Writer
+from api.deps import NowDep, PatientId, Reader, RedisDep, Writer
 from api.nhs_number import InvalidNhsNumber
-from api.resources import patients, wards
+from api.resources import patients
 from api.resources.access import refusals, require_ward, sees_ward
 from api.resources.pagination import Page
 from api.resources.schemas import (
@@ -21,46 +22,11 @@ from api.resources.schemas import (
     PatientRegister,
     PatientStatus,
     PatientUpdate,
-    WardCreate,
-    WardRead,
-    WardUpdate,
 )
 from api.schemas import ID_PATTERN, problem_responses
 
 router = APIRouter()
 _CURSOR = "`next_cursor` of the previous page"
-
-
-@router.post(
-    "/wards",
-    tags=["wards"],
-    status_code=status.HTTP_201_CREATED,
-    response_model=WardRead,
-    responses=problem_responses(409, 422),
-)
-async def create_ward(
-    request: Request, body: WardCreate, principal: Writer, r: RedisDep, now: NowDep
-) -> WardRead:
-    """Create a ward with a display name (you must be granted the ward id). 409 if it exists."""
-    require_ward(request, principal, body.ward_id)
-    with refusals():
-        return await wards.create(r, body, now)
-
-
-@router.get("/wards/{ward_id}", tags=["wards"], response_model=WardRead, responses=problem_responses(404))
-async def get_ward(ward_id: ReadableWard, r: RedisDep) -> WardRead:
-    """A ward with its name and the number of patients currently admitted."""
-    with refusals():
-        return await wards.get(r, ward_id)
-
-
-@router.patch(
-    "/wards/{ward_id}", tags=["wards"], response_model=WardRead, responses=problem_responses(404, 422)
-)
-async def update_ward(ward_id: WritableWard, body: WardUpdate, r: RedisDep, now: NowDep) -> WardRead:
-    """Rename a ward or change its description."""
-    with refusals():
-        return await wards.update(r, ward_id, body, now)
 
 
 @router.get("/patients", tags=["patients"], response_model=PatientPage, responses=problem_responses(400, 422))
@@ -102,6 +68,24 @@ async def list_patients(
     for p in page.items:
         note_access(request, patient_id=p.patient_id, ward_id=p.ward_id)
     return PatientPage(items=page.items, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/patients/{patient_id}",
+    tags=["patients"],
+    response_model=PatientDetail,
+    responses=problem_responses(404),
+)
+async def get_patient(
+    request: Request, patient_id: PatientId, principal: Reader, r: RedisDep
+) -> PatientDetail:
+    """The patient with demographics (NHS number, date of birth, contact) and the current (or last)
+    enrolment. 404 if unknown; 403 if on a ward the caller is not granted. A patient registered but
+    not yet admitted is shown to callers who may admit patients (`ward:write`) or see every ward."""
+    with refusals():
+        found = await patients.require(r, patient_id)
+    require_ward(request, principal, found.ward_id, patient_id)
+    return found
 
 
 @router.post(

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api import queries
 from api.deps import ReadablePatient, RedisDep
-from api.schemas import ReadingPage, problem_responses
+from api.schemas import QueryTime, ReadingPage, problem_responses
 
 router = APIRouter(tags=["readings"])
 
@@ -27,8 +26,8 @@ _CURSOR = "`next_cursor` of the previous page"
 async def list_readings(
     patient: ReadablePatient,
     r: RedisDep,
-    start: Annotated[AwareDatetime | None, Query(alias="from", description=_FROM)] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to", description=_TO)] = None,
+    start: Annotated[QueryTime | None, Query(alias="from", description=_FROM)] = None,
+    end: Annotated[QueryTime | None, Query(alias="to", description=_TO)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200, description=_CURSOR)] = None,
 ) -> ReadingPage:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +22,7 @@ from redis.asyncio import Redis
 
 from api import keys
 from api.registry import text
+from api.stream_ids import usable_entry_id
 
 SCOPE_KEY = "oxiward.audit"
 #: Patients noted per entry: a search touching more is recorded with its first ones and a count.
@@ -33,7 +33,6 @@ MAX_TARGET = 300
 SCAN_BUDGET = 10_000
 _BATCH = 500
 _CURSOR_PREFIX = "a1:"
-_ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
 class AuditCursorError(ValueError):
@@ -126,7 +125,7 @@ def decode_cursor(cursor: str) -> str:
     except (binascii.Error, UnicodeDecodeError, ValueError) as err:
         raise AuditCursorError("the cursor is not one this API issued; start again without it") from err
     entry_id = raw.removeprefix(_CURSOR_PREFIX)
-    if not raw.startswith(_CURSOR_PREFIX) or not _ENTRY_ID.match(entry_id):
+    if not raw.startswith(_CURSOR_PREFIX) or not usable_entry_id(entry_id):
         raise AuditCursorError("the cursor is not one this API issued; start again without it")
     return entry_id
 
@@ -155,6 +154,8 @@ async def query(
     r: Redis, filters: Filters, limit: int, cursor: str | None, budget: int = SCAN_BUDGET
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Entries oldest first within ``[start, end)``, matching the filters; (items, next cursor)."""
+    if filters.end is not None and _ms(filters.end) <= 0:
+        return [], None  # nothing is before the epoch (and Redis refuses the exclusive bound "(0-0")
     if cursor is not None:
         low = "(" + decode_cursor(cursor)
     else:

@@ -15,8 +15,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from api.queries import CursorError
 from api.registry import RegistryError, iso_utc, text
-from api.resources.pagination import Page, scan_index
+from api.resources.pagination import Page, in_index, scan_page
+from api.stream_ids import usable_entry_id
 from api.webhooks import keys as wkeys
 from api.webhooks.schemas import DeadLetter, DeliveryStats, WebhookCreate, WebhookRead, WebhookUpdate
 from api.webhooks.signing import new_secret
@@ -145,7 +147,9 @@ async def load_many(r: Redis, ids: Sequence[str]) -> list[tuple[WebhookRead, str
 async def page(
     r: Redis, cursor: str | None, limit: int, keep: Callable[[tuple[WebhookRead, str]], bool]
 ) -> Page[tuple[WebhookRead, str]]:
-    return await scan_index(r, wkeys.INDEX, "webhooks", cursor, limit, lambda ids: load_many(r, ids), keep)
+    return await scan_page(
+        in_index(r, wkeys.INDEX), "webhooks", cursor, limit, lambda ids: load_many(r, ids), keep
+    )
 
 
 async def enqueue_ping(r: Redis, subscription_id: str, now: datetime) -> str:
@@ -163,6 +167,8 @@ async def dead_letters(
     r: Redis, subscription_id: str, limit: int, cursor: str | None
 ) -> tuple[list[DeadLetter], str | None]:
     """Newest first; the cursor is the last entry id returned."""
+    if cursor is not None and not usable_entry_id(cursor):
+        raise CursorError("the cursor is not one this API issued; start again without it")
     high = "+" if cursor is None else "(" + cursor
     rows: list[Any] = list(
         await r.xrevrange(wkeys.dead_letters(subscription_id), max=high, min="-", count=limit + 1) or []

@@ -227,6 +227,6 @@ async def test_wards_are_created_renamed_and_counted(redis_url: str) -> None:
     assert south.json()["name"] is None
     assert south.json()["patients"] == 1
     assert unknown.status_code == 404
-    assert listed.json() == {"wards": ["north-1", "south-2"]}
+    assert [w["ward_id"] for w in listed.json()["items"]] == ["north-1", "south-2"]
     created_at = datetime.fromisoformat(created.json()["created_at"])
     assert abs(datetime.now(UTC) - created_at) < timedelta(minutes=5)

@@ -31,6 +31,8 @@ _OPEN = {
     "/ward/{ward_id}/patients/{patient_id}",
     "/ward-assets/{name}",
     "/favicon.ico",
+    # a notification's tracked link: its token is the proof (tests/notify/test_read_receipts.py)
+    "/n/{delivery_id}",
 }
 #: The /v1 routes that take no bearer: they exchange a password or API key for a credential.
 _NO_BEARER = {("POST", "/v1/auth/token"), ("POST", "/v1/web/session")}
@@ -104,7 +106,7 @@ async def test_valid_token_is_accepted(redis_url: str) -> None:
     async with api_client(redis_url) as client:
         response = await client.get("/v1/wards", headers=AUTH)
     assert response.status_code == 200
-    assert response.json() == {"wards": []}
+    assert response.json() == {"items": [], "next_cursor": None, "wards": []}
 
 
 async def test_any_configured_token_is_accepted(redis_url: str) -> None:

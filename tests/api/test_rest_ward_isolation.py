@@ -41,8 +41,9 @@ async def test_lists_and_queue_show_only_granted_wards(client: httpx.AsyncClient
     all_wards = await client.get("/v1/wards", headers=AUTH)
     queue_a = await client.get(f"/v1/wards/{WARD_A}/queue", headers=clinician)
     queue_b = await client.get(f"/v1/wards/{WARD_B}/queue", headers=clinician)
-    assert wards.json() == {"wards": [WARD_A]}
-    assert all_wards.json() == {"wards": [WARD_A, WARD_B]}
+    assert [w["ward_id"] for w in wards.json()["items"]] == [WARD_A]
+    assert wards.json()["wards"] == [WARD_A]
+    assert [w["ward_id"] for w in all_wards.json()["items"]] == [WARD_A, WARD_B]
     assert queue_a.status_code == 200
     assert [i["patient_id"] for i in queue_a.json()["items"]] == [seeded.a]
     assert queue_b.status_code == 403
