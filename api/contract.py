@@ -149,6 +149,7 @@ def readings_topic(gateway_id: str) -> str:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
+_NAIVE_EPOCH = datetime(1970, 1, 1)  # naive on purpose: format_utc_ms writes the "Z" itself
 
 
 def parse_utc_ms(text: str) -> int:
@@ -167,8 +168,8 @@ def datetime_ms(dt: datetime) -> int:
 
 def format_utc_ms(ms: int) -> str:
     """Epoch ms -> `YYYY-MM-DDTHH:MM:SS.mmmZ`, the contract's fixed-width form (sorts as text)."""
-    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+    # isoformat is C code, under half the cost of strftime: REST reads format hundreds per request.
+    return (_NAIVE_EPOCH + ms * _ONE_MS).isoformat(timespec="milliseconds") + "Z"
 
 
 def _shape_problem(payload: bytes) -> Rejection | None:

@@ -29,18 +29,19 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import Redis
 
 from alerting.bands import o2home_band
-from api import alert_store, keys, registry
+from api import alert_store, keys
+from api.contract import datetime_ms, format_utc_ms
 from api.queue import QueueKey, order_queue
 from api.reading_codec import decode_fields, latest_vitals, to_api
 from api.registry import text
-from api.schemas import AlertSummary, Band, LatestReading, QueueItem, WardQueue
+from api.schemas import Band
 from api.stream_ids import usable_entry_id
 
 _WARD_QUEUE_LUA = files("api").joinpath("lua/ward_queue.lua").read_text(encoding="utf-8")
@@ -53,6 +54,9 @@ CLOCK_SKEW_MS = 10 * 60 * 1000
 SCAN_BUDGET = 10_000
 #: Entries fetched per XRANGE round trip.
 BATCH = 500
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 
 _CURSOR_PREFIX = "r1:"
 
@@ -129,69 +133,65 @@ async def readings_page(
 # -- ward queue ---------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Row(QueueKey):
-    latest: dict[str, Any] | None = None
+    latest: str | None = None  # the raw keys.latest(shard) value
     summary: dict[str, Any] | None = None
     open_count: int = 0
 
 
-def _band(latest: dict[str, Any] | None) -> Band:
-    spo2 = None if latest is None else latest.get("spo2")
+def _band(spo2: float | None) -> Band:
     if spo2 is None:
         return "unknown"
     try:
-        return o2home_band(float(spo2)).value
+        return o2home_band(spo2).value
     except ValueError:  # outside 0-100: cannot have passed ingest; never show a band for it
         return "unknown"
 
 
-def _latest(latest: dict[str, Any] | None, now: datetime) -> LatestReading | None:
-    if latest is None:
-        return None
-    measured = latest["measured_at"]
-    if isinstance(measured, str):
-        measured = datetime.fromisoformat(measured)
-    return LatestReading(
-        spo2=latest["spo2"],
-        pulse=latest["pulse"],
-        measured_at=measured,
-        age_seconds=round((now - measured).total_seconds(), 3),
-    )
-
-
-def _queue_latest(raw: str | bytes) -> dict[str, Any]:
-    spo2, pulse, measured = latest_vitals(raw)
-    return {"spo2": spo2, "pulse": pulse, "measured_at": measured}
-
-
-def _item(row: _Row, now: datetime) -> QueueItem:
+def _item(row: _Row, now_us: int) -> dict[str, Any]:
+    """One queue row in the JSON form of schemas.QueueItem (same fields, same order, same values)."""
+    latest = None
+    spo2 = None
+    if row.latest is not None:
+        spo2, pulse, measured_ms = latest_vitals(row.latest)
+        latest = {
+            "spo2": spo2,
+            "pulse": pulse,
+            "measured_at": format_utc_ms(measured_ms),
+            # As timedelta.total_seconds() would give it: exact microseconds over 10**6.
+            "age_seconds": round((now_us - measured_ms * 1000) / 1_000_000, 3),
+        }
     s = row.summary
     alert = None
-    if s is not None:
-        alert = AlertSummary(
-            alert_id=s["alert_id"],
-            priority=s["priority"],
-            rule=s["rule"],
-            raised_at=s["raised_at"],
-            state=s["state"],
-            acknowledged_by=s.get("acknowledged_by"),
-        )
-    return QueueItem(
-        patient_id=row.patient_id,
-        ref=row.ref,
-        latest=_latest(row.latest, now),
-        band=_band(row.latest),
-        worst_alert=alert,
-        open_alerts=row.open_count,
-    )
+    if s is not None and row.raised_at is not None:
+        alert = {
+            "alert_id": s["alert_id"],
+            "priority": s["priority"],
+            "rule": s["rule"],
+            "raised_at": format_utc_ms(datetime_ms(row.raised_at)),
+            "state": s["state"],
+            "acknowledged_by": s.get("acknowledged_by"),
+        }
+    return {
+        "patient_id": row.patient_id,
+        "ref": row.ref,
+        "latest": latest,
+        "band": _band(spo2),
+        "worst_alert": alert,
+        "open_alerts": row.open_count,
+    }
 
 
-async def ward_queue(r: Redis, ward_id: str, now: datetime) -> WardQueue:
-    """The ward's patients in queue order (api/queue.py): one SMEMBERS, then one script per shard.
+async def ward_queue_json(r: Redis, ward_id: str, now: datetime) -> str:
+    """The ward's patients in queue order (api/queue.py) as the JSON of schemas.WardQueue.
 
-    Inputs per patient (api/lua/ward_queue.lua): the patient hash (ref), the shard's latest-reading
-    hash and the shard's open-alert summary (api/alert_store.py: worst open alert, who acknowledged
-    it, how many are open). Summaries written before they carried `open_count` or
-    `acknowledged_by` are completed from the alert records.
+    One SMEMBERS, then one script per shard (api/lua/ward_queue.lua): per patient its ref, the
+    shard's latest-reading hash and the shard's open-alert summary (api/alert_store.py: worst open
+    alert, who acknowledged it, how many are open). Summaries written before they carried
+    `open_count` or `acknowledged_by` are completed from the alert records.
+
+    The JSON is written from plain dicts, not through 500 pydantic models: building and dumping
+    them was most of a 500-patient queue's time (docs/performance.md). tests/api/test_queue_json.py
+    holds this output to the WardQueue schema.
     """
     members = sorted(text(p) for p in await r.smembers(keys.ward_patients(ward_id)))
     by_shard: dict[int, list[str]] = {}
@@ -203,23 +203,24 @@ async def ward_queue(r: Redis, ward_id: str, now: datetime) -> WardQueue:
             shard_keys = [keys.latest(shard), keys.open_alerts(shard), *(keys.patient(p) for p in pids)]
             await script(keys=shard_keys, args=pids, client=pipe)
         replies: list[Any] = await pipe.execute()
-    patients: list[registry.PatientRecord] = []
-    latests: list[dict[str, Any] | None] = []
+    patients: list[tuple[str, str]] = []
+    latests: list[str | None] = []
     summaries: list[dict[str, Any] | None] = []
     for pids, reply in zip(by_shard.values(), replies, strict=True):
-        for pid, (flat, raw_latest, raw_summary) in zip(pids, reply, strict=True):
-            record = registry.record_from_flat(pid, flat)
-            if record is None:
+        for i, pid in enumerate(pids):
+            ref, raw_latest, raw_summary = reply[3 * i : 3 * i + 3]
+            if ref is None:
                 continue
-            patients.append(record)
-            latests.append(_queue_latest(raw_latest) if raw_latest else None)
+            patients.append((pid, text(ref)))
+            latests.append(text(raw_latest) if raw_latest else None)
             summaries.append(json.loads(raw_summary) if raw_summary else None)
-    counts = await _open_counts(r, patients, summaries)
-    await _add_acknowledgers(r, patients, summaries)
+    pids_kept = [pid for pid, _ in patients]
+    counts = await _open_counts(r, pids_kept, summaries)
+    await _add_acknowledgers(r, pids_kept, summaries)
     rows = [
         _Row(
-            patient_id=p.patient_id,
-            ref=p.ref,
+            patient_id=pid,
+            ref=ref,
             priority=None if s is None else s["priority"],
             raised_at=None if s is None else datetime.fromisoformat(s["raised_at"]),
             latest=latest,
@@ -227,33 +228,36 @@ async def ward_queue(r: Redis, ward_id: str, now: datetime) -> WardQueue:
             # The summary exists exactly when something is open; never show "worst alert, 0 open".
             open_count=max(count, 1) if s is not None else count,
         )
-        for p, latest, s, count in zip(patients, latests, summaries, counts, strict=True)
+        for (pid, ref), latest, s, count in zip(patients, latests, summaries, counts, strict=True)
     ]
-    return WardQueue(ward_id=ward_id, generated_at=now, items=[_item(row, now) for row in order_queue(rows)])
+    now_us = (now - _EPOCH) // _ONE_US
+    body = {
+        "ward_id": ward_id,
+        "generated_at": format_utc_ms(datetime_ms(now)),
+        "items": [_item(row, now_us) for row in order_queue(rows)],
+    }
+    # ensure_ascii=False: non-ASCII refs and names as UTF-8, as pydantic writes them.
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-async def _open_counts(
-    r: Redis, patients: list[registry.PatientRecord], summaries: list[dict[str, Any] | None]
-) -> list[int]:
+async def _open_counts(r: Redis, pids: list[str], summaries: list[dict[str, Any] | None]) -> list[int]:
     """Open alerts per patient: from the summary, or from the alerts' open index for old summaries."""
     counts = [0 if s is None else int(s.get("open_count", -1)) for s in summaries]
     missing = [i for i, c in enumerate(counts) if c < 0]
     if missing:
         async with r.pipeline(transaction=False) as pipe:
             for i in missing:
-                pipe.hget(keys.alerts(patients[i].patient_id), alert_store.INDEX_FIELD)
+                pipe.hget(keys.alerts(pids[i]), alert_store.INDEX_FIELD)
             raws: list[Any] = await pipe.execute()
         for i, raw in zip(missing, raws, strict=True):
             counts[i] = 0 if raw is None else len(json.loads(raw))
     return counts
 
 
-async def _add_acknowledgers(
-    r: Redis, patients: list[registry.PatientRecord], summaries: list[dict[str, Any] | None]
-) -> None:
+async def _add_acknowledgers(r: Redis, pids: list[str], summaries: list[dict[str, Any] | None]) -> None:
     wanted = [
-        (i, p.patient_id, s["alert_id"])
-        for i, (p, s) in enumerate(zip(patients, summaries, strict=True))
+        (i, pid, s["alert_id"])
+        for i, (pid, s) in enumerate(zip(pids, summaries, strict=True))
         if s is not None and s.get("state") == "acknowledged" and "acknowledged_by" not in s
     ]
     if not wanted:

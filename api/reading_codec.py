@@ -31,7 +31,6 @@ keys.latest(shard) holds, per patient, the same fields as a JSON object plus `id
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from api.contract import ValidReading, format_utc_ms
@@ -178,11 +177,11 @@ def latest_json(entry_id: str, fields: Fields) -> str:
     return json.dumps({**fields, "id": entry_id}, separators=(",", ":"))
 
 
-def latest_vitals(raw: str | bytes) -> tuple[float | None, float | None, datetime]:
-    """(SpO2, pulse, measured time) of a keys.latest(shard) value: all a queue row needs, without
-    building the whole REST form (a 500-patient queue would spend most of its time there)."""
+def latest_vitals(raw: str | bytes) -> tuple[float | None, float | None, int]:
+    """(SpO2, pulse, measured epoch ms) of a keys.latest(shard) value: all a queue row needs,
+    without building the whole REST form (a 500-patient queue would spend most of its time there)."""
     obj = json.loads(raw)
-    return _opt_float(obj, "s"), _opt_float(obj, "p"), datetime.fromtimestamp(int(obj["m"]) / 1000, UTC)
+    return _opt_float(obj, "s"), _opt_float(obj, "p"), int(obj["m"])
 
 
 def latest_to_api(raw: str | bytes) -> dict[str, Any]:

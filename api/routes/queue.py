@@ -19,7 +19,6 @@ async def ward_queue(ward_id: ReadableWard, r: RedisDep, now: NowDep) -> Respons
     then patients without open alerts by reference ("Bed 2" before "Bed 10"). An unknown ward
     gives an empty queue.
     """
-    queue = await queries.ward_queue(r, ward_id, now)
-    # Already a validated WardQueue: serialise it once instead of FastAPI validating it again
-    # (a 500-patient queue spends a third of its time there).
-    return Response(queue.model_dump_json(), media_type="application/json")
+    # Written straight to JSON in the WardQueue shape (response_model documents it): validating
+    # and dumping 500 pydantic rows was most of a large queue's time (docs/performance.md).
+    return Response(await queries.ward_queue_json(r, ward_id, now), media_type="application/json")

@@ -12,6 +12,7 @@ import redis
 from fastapi import FastAPI
 
 from api.contract import validate_reading
+from api.deps import utc_now
 from api.main import create_app
 from api.settings import ApiSettings
 from api.store import Checked, Outcome, ReadingStore
@@ -49,6 +50,15 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @asynccontextmanager
 async def api_client(redis_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with running(create_app(settings(redis_url, **overrides))) as client:
+        yield client
+
+
+@asynccontextmanager
+async def clocked_client(redis_url: str, now: datetime) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app whose clock (api.deps.utc_now) says `now`: ages and times it answers are exact."""
+    app = create_app(settings(redis_url))
+    app.dependency_overrides[utc_now] = lambda: now
+    async with running(app) as client:
         yield client
 
 

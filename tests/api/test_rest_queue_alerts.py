@@ -13,10 +13,8 @@ import redis
 
 from alerting.model import Priority
 from api.alert_store import Apply, Cause, SyncAlertStore, new_alert
-from api.deps import utc_now
-from api.main import create_app
 from tests.api import factories
-from tests.api.rest_support import AUTH, evaluate, running, settings, store_readings
+from tests.api.rest_support import AUTH, clocked_client, evaluate, store_readings
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 #: The clock the API answers with (dependency override): ages are exact.
@@ -40,9 +38,7 @@ W1 = [
 
 @pytest.fixture
 async def client(redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings(redis_url))
-    app.dependency_overrides[utc_now] = lambda: API_NOW
-    async with running(app) as c:
+    async with clocked_client(redis_url, API_NOW) as c:
         yield c
 
 
