@@ -384,4 +384,6 @@ class Readiness(BaseModel):
 
 
 class Liveness(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "alive"}]})
+
     status: Literal["alive"] = "alive"

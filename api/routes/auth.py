@@ -36,7 +36,13 @@ Authenticated = Annotated[Principal, scoped(None)]
 
 _FORM = "application/x-www-form-urlencoded"
 _GRANTS = ("password", "client_credentials")
-_SCHEMA_REF = {"$ref": "#/components/schemas/TokenRequest"}
+#: Inline: no route takes TokenRequest as its body model, so FastAPI would not list it in components.
+_SCHEMA = TokenRequest.model_json_schema()
+_EXAMPLES = {
+    grant: {"summary": f"{grant} grant", "value": value}
+    for value in _SCHEMA["examples"]
+    for grant in [value["grant_type"]]
+}
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 
 
@@ -179,7 +185,10 @@ async def _limit(request: Request, body: TokenRequest, r: RedisDep, settings: Se
         "security": [],
         "requestBody": {
             "required": True,
-            "content": {_FORM: {"schema": _SCHEMA_REF}, "application/json": {"schema": _SCHEMA_REF}},
+            "content": {
+                _FORM: {"schema": _SCHEMA, "examples": _EXAMPLES},
+                "application/json": {"schema": _SCHEMA, "examples": _EXAMPLES},
+            },
         },
     },
 )

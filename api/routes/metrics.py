@@ -8,13 +8,27 @@ from api import metrics
 from api.deps import RedisDep
 
 router = APIRouter(tags=["operations"])
+_EXAMPLE = """\
+# HELP oxiward_redis_up 1 if Redis answered this scrape
+# TYPE oxiward_redis_up gauge
+oxiward_redis_up 1.0
+# HELP oxiward_readings_stored_total ox:metrics stored
+# TYPE oxiward_readings_stored_total counter
+oxiward_readings_stored_total 86400.0
+# HELP oxiward_patients_with_open_alert patients by the priority of their worst open alert
+# TYPE oxiward_patients_with_open_alert gauge
+oxiward_patients_with_open_alert{priority="red"} 1.0
+"""
 
 
 @router.get(
     "/metrics",
     response_class=Response,
     responses={
-        200: {"content": {metrics.CONTENT_TYPE: {"schema": {"type": "string"}}}, "description": "exposition"}
+        200: {
+            "content": {metrics.CONTENT_TYPE: {"schema": {"type": "string"}, "example": _EXAMPLE}},
+            "description": "exposition",
+        }
     },
     openapi_extra={"security": []},
 )

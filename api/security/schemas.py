@@ -78,6 +78,21 @@ class TokenProblem(Problem):
 
 
 class WhoAmI(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "principal_id": "u-4f1c2d3e4a5b6c7d",
+                    "kind": "user",
+                    "role": "clinician",
+                    "scopes": ["alerts:write", "clinical:write", "ward:read"],
+                    "wards": ["north-1"],
+                    "token_expires_at": "2025-01-14T09:53:00.000Z",
+                }
+            ]
+        }
+    )
+
     principal_id: str
     kind: Kind
     role: Role
@@ -175,34 +190,33 @@ class ApiKeyCreated(PrincipalRead):
 
 
 class PrincipalList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_PRINCIPAL_EXAMPLE]}]})
+
     items: list[PrincipalRead]
 
 
 # -- audit ------------------------------------------------------------------------------
+_AUDIT_EXAMPLE: dict[str, Any] = {
+    "entry_id": "1736847512345-0",
+    "at": "2025-01-14T09:38:32.345Z",
+    "actor": "u-4f1c2d3e4a5b6c7d",
+    "role": "clinician",
+    "action": "read",
+    "method": "GET",
+    "route": "/v1/patients/{patient_id}/readings",
+    "patients": ["p-7f3a9c2e41d8"],
+    "patients_total": 1,
+    "wards": ["north-1"],
+    "target": "",
+    "status": 200,
+    "outcome": "ok",
+    "request_id": "9f2c1b…",
+    "client": "10.0.0.7",
+}
+
+
 class AuditEntry(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "entry_id": "1736847512345-0",
-                    "at": "2025-01-14T09:38:32.345Z",
-                    "actor": "u-4f1c2d3e4a5b6c7d",
-                    "role": "clinician",
-                    "action": "read",
-                    "method": "GET",
-                    "route": "/v1/patients/{patient_id}/readings",
-                    "patients": ["p-7f3a9c2e41d8"],
-                    "patients_total": 1,
-                    "wards": ["north-1"],
-                    "target": "",
-                    "status": 200,
-                    "outcome": "ok",
-                    "request_id": "9f2c1b…",
-                    "client": "10.0.0.7",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_AUDIT_EXAMPLE]})
 
     entry_id: str
     at: UtcTime = Field(description="when the entry was appended (the stream entry id, Redis clock)")
@@ -222,5 +236,11 @@ class AuditEntry(BaseModel):
 
 
 class AuditPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [_AUDIT_EXAMPLE], "next_cursor": "YTE6MTczNjg0NzUxMjM0NS0w"}]
+        }
+    )
+
     items: list[AuditEntry]
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null: no more")
