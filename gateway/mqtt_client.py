@@ -12,6 +12,12 @@ Within one process paho re-sends its in-flight messages itself after a reconnect
 newer rows wait until those are acknowledged, so the broker still gets them oldest first; after a
 process restart everything still in the outbox is sent again, oldest first. Duplicates are
 harmless: the service stores each reading_id once.
+
+MQTT 5 (the default) because a 3.1.1 broker acknowledges a publish its ACL refuses and drops it, so
+the row would be deleted and the reading lost without a word; MQTT 5 answers such a publish with a
+failure reason (e.g. 0x87 not authorized). A refused row stays in the outbox: the sender says so
+once, waits `refused_retry_s` (doubling, at most 15 min) and sends what is left again, oldest first.
+3.1.1 stays available for brokers without MQTT 5 (the demo's in-process amqtt).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from typing import Any, Final
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.model import DeviceStatus
@@ -39,6 +47,10 @@ CLIENT_ID_PREFIX: Final = "oxiward-gw-"
 LAST_WILL_REASON: Final = "connection-lost"  # tests/golden/mqtt/v1/status-last-will.json
 _IDLE_WAKE_S: Final = 1.0
 _SENT: Final = (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)  # NO_CONN: paho queues it
+#: MQTT 5 session kept by the broker across drops (wire-contract.md: persistent session), one day.
+SESSION_EXPIRY_S: Final = 86_400
+_REFUSED_RETRY_MAX_S: Final = 900.0
+PROTOCOLS: Final = {"5": MQTTProtocolVersion.MQTTv5, "3.1.1": MQTTProtocolVersion.MQTTv311}
 
 
 class GatewayMqtt:
@@ -61,6 +73,8 @@ class GatewayMqtt:
         reconnect_max_s: float = 60.0,
         status_interval_s: float = 60.0,
         status_extra: Callable[[], Mapping[str, Any]] | None = None,
+        protocol: str = "5",
+        refused_retry_s: float = 30.0,
     ) -> None:
         self.gateway_id = validate_gateway_id(gateway_id)
         self.host, self.port = host, port
@@ -80,13 +94,27 @@ class GatewayMqtt:
         self._broker_complained = False
         self._sender: threading.Thread | None = None
         self.sent = 0  # rows acknowledged by the broker and deleted
+        self.refused = 0  # publishes the broker refused (MQTT 5); their rows stay in the outbox
+        self._refused_retry_s = refused_retry_s
+        self._refused_wait_s = refused_retry_s
+        self._refused_reason: str | None = None  # set by paho's thread, handled by the sender
+        self._resend_at: float | None = None
+        self._refusal_said = False  # said once until the broker takes a reading again
 
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=CLIENT_ID_PREFIX + gateway_id,
-            clean_session=False,  # wire-contract.md: persistent session
-            protocol=MQTTProtocolVersion.MQTTv311,  # the amqtt demo broker speaks 3.1.1 only
-        )
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"MQTT protocol must be one of {sorted(PROTOCOLS)}, got {protocol!r}")
+        self._v5 = protocol == "5"
+        if self._v5:
+            client = paho.Client(
+                CallbackAPIVersion.VERSION2, client_id=CLIENT_ID_PREFIX + gateway_id, protocol=PROTOCOLS["5"]
+            )
+        else:
+            client = paho.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=CLIENT_ID_PREFIX + gateway_id,
+                clean_session=False,  # wire-contract.md: persistent session
+                protocol=PROTOCOLS["3.1.1"],
+            )
         # wire-contract.md: the username is the gateway id unless configured otherwise.
         client.username_pw_set(username or gateway_id, password)
         if tls:
@@ -121,6 +149,7 @@ class GatewayMqtt:
             keepalive_s=settings.mqtt_keepalive_s, max_inflight=settings.mqtt_max_inflight,
             reconnect_min_s=settings.reconnect_min_s, reconnect_max_s=settings.reconnect_max_s,
             status_interval_s=settings.heartbeat_s, status_extra=status_extra,
+            protocol=settings.mqtt_protocol,
         )  # fmt: skip
 
     # --- public, callable from any thread, never blocking ------------------------------------
@@ -138,7 +167,15 @@ class GatewayMqtt:
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and start sending."""
-        self._client.connect_async(self.host, self.port, keepalive=self._keepalive_s)
+        if self._v5:
+            session = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho: untyped
+            session.SessionExpiryInterval = SESSION_EXPIRY_S
+            # clean_start False on every connect, the first included: resume the session if the broker has it.
+            self._client.connect_async(
+                self.host, self.port, keepalive=self._keepalive_s, clean_start=False, properties=session
+            )
+        else:
+            self._client.connect_async(self.host, self.port, keepalive=self._keepalive_s)
         self._client.loop_start()
         self._sender = threading.Thread(target=self._run_sender, name=f"oxiward-mqtt-{self.gateway_id}")
         self._sender.daemon = True
@@ -216,6 +253,9 @@ class GatewayMqtt:
         self._delete_acked()
         if self._stopping or not self._connected:
             return
+        refusal = self._refused_reason is not None or self._resend_at is not None
+        if refusal and not self._after_refusal():
+            return
         if self._resend_first:
             # After a reconnect paho re-sends what was unacknowledged at the drop; hold newer rows back
             # until those are acknowledged, so readings still reach the broker oldest first.
@@ -231,6 +271,28 @@ class GatewayMqtt:
                 return
             window.track(info.mid, row.seq)
             self._cursor = row.seq
+
+    def _after_refusal(self) -> bool:
+        """After the broker refused rows: True once it is time to send what is left again, oldest first."""
+        if self._refused_reason is not None:
+            reason, self._refused_reason = self._refused_reason, None
+            if self._resend_at is None:
+                if not self._refusal_said:
+                    log.error(
+                        "The ward's server refused a reading (%s), so readings wait on the gateway and "
+                        "are tried again later. Technician: OXIWARD_GATEWAY_GATEWAY_ID must equal the "
+                        "MQTT username, and the broker's ACL must let it publish under that id.",
+                        reason,
+                    )
+                    self._refusal_said = True
+                log.debug("readings refused (%s); next attempt in %g s", reason, self._refused_wait_s)
+                self._resend_at = time.monotonic() + self._refused_wait_s
+                self._refused_wait_s = min(self._refused_wait_s * 2, _REFUSED_RETRY_MAX_S)
+        if self._resend_at is None or time.monotonic() < self._resend_at or self._window.rows():
+            return False
+        self._resend_at = None
+        self._cursor = 0  # refused rows are still in the outbox: start again from the oldest
+        return True
 
     def _delete_acked(self) -> None:
         seqs = self._window.take_acked()
@@ -250,9 +312,19 @@ class GatewayMqtt:
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, rc: ReasonCode, props: Any) -> None:
         # Called on PUBACK. Wake the sender only when a refill is worth an outbox read (or nothing is
         # left in flight): waking it on every acknowledgement costs more than the sending itself.
+        if rc.is_failure:
+            seq = self._window.refuse(mid)
+            if seq != STATUS:
+                self.refused += 1
+                self._refused_reason = str(rc)
+                self._wake.set()
+            return
         seq = self._window.acknowledge(mid)
-        if seq is not None and seq != STATUS and self._window.wants_refill():
-            self._wake.set()
+        if seq is not None and seq != STATUS:
+            self._refused_wait_s = self._refused_retry_s  # the broker takes readings again
+            self._refusal_said = False
+            if self._window.wants_refill():
+                self._wake.set()
 
     def _on_connect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any

@@ -27,6 +27,7 @@ class PublishWindow:
         self._inflight: dict[int, int] = {}
         self._rows = 0
         self._early: set[int] = set()  # PUBACKs that beat publish() returning its mid
+        self._early_refused: set[int] = set()  # refusals that did
         self._acked: deque[int] = deque()
 
     def rows(self) -> int:
@@ -44,6 +45,9 @@ class PublishWindow:
     def track(self, mid: int, seq: int) -> None:
         """paho took message `mid` (outbox row `seq`, or STATUS)."""
         with self._lock:
+            if mid in self._early_refused:
+                self._early_refused.discard(mid)
+                return
             if mid in self._early:
                 self._early.discard(mid)
                 if seq != STATUS:
@@ -63,6 +67,17 @@ class PublishWindow:
             elif seq != STATUS:
                 self._rows -= 1
                 self._acked.append(seq)
+            return seq
+
+    def refuse(self, mid: int) -> int | None:
+        """The broker refused `mid` (MQTT 5 PUBACK reason >= 0x80): its row leaves the window unacknowledged,
+        so it stays in the outbox for a later attempt. Returns the row's seq, STATUS, or None."""
+        with self._lock:
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                self._early_refused.add(mid)
+            elif seq != STATUS:
+                self._rows -= 1
             return seq
 
     def take_acked(self) -> list[int]:

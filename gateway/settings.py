@@ -42,6 +42,9 @@ class GatewaySettings(BaseSettings):
     mqtt_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts:// (else system CAs)")
     mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
     mqtt_max_inflight: int = Field(default=200, ge=1, le=10_000)
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(
+        default="5", description="MQTT 5 tells the gateway when the broker refuses a reading; 3.1.1 cannot"
+    )
     devices: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated BLE addresses to read (and/or CONFIG)"
     )

@@ -105,29 +105,21 @@ class Demo:
     def _start(self) -> None:
         redis_url = os.environ.get("REDIS_URL") or self._server(lambda: start_redis(self.workdir)).url
         self._check_stop()
-        mqtt_url = (
-            os.environ.get("MQTT_URL")
-            or self._server(lambda: start_broker(self.workdir, self.args.broker)).url
-        )
+        mqtt_url = os.environ.get("MQTT_URL", "")
+        broker_name = "external"
+        if not mqtt_url:
+            broker = self._server(lambda: start_broker(self.workdir, self.args.broker))
+            mqtt_url, broker_name = broker.url, broker.name
         self._check_stop()
         embedded_broker = not os.environ.get("MQTT_URL")
         given_tokens = os.environ.get("OXIWARD_API_API_TOKENS", "")
         token = given_tokens.split(",")[0].strip() or secrets.token_urlsafe(24)
         port = self._api_port()
         base = f"http://127.0.0.1:{port}"
-
-        env = dict(os.environ)
-        env.setdefault("OXIWARD_LOG_LEVEL", "WARNING")  # keep the terminal for the banner
-        env.setdefault("OXIWARD_API_LOG_FORMAT", "text")  # a person reads this terminal, not a log shipper
-        if embedded_broker:  # our broker is anonymous and (amqtt) knows no $share
-            for name in _BROKER_ACCOUNT_VARIABLES:
-                env.pop(name, None)
-        env.update({
-            "OXIWARD_API_REDIS_URL": redis_url, "OXIWARD_API_MQTT_URL": mqtt_url,
-            "OXIWARD_API_API_TOKENS": given_tokens or token, "OXIWARD_API_HOST": "127.0.0.1",
-            "OXIWARD_API_PORT": str(port), "OXIWARD_API_RUN_INGEST": "true", "OXIWARD_API_RUN_WORKER": "true",
-            "OXIWARD_SIM_API_TOKEN": token,
-        })  # fmt: skip
+        tokens = given_tokens or token
+        env = service_env(
+            dict(os.environ), redis_url, mqtt_url, tokens, token, port, embedded_broker=embedded_broker
+        )
         self.children.append(Child("api", ["api"], env))
         self._wait_until(lambda: _get(f"{base}/readyz", token)[0] == 200, "the service to become ready")
         sim_args = [
@@ -135,7 +127,10 @@ class Demo:
             "--mqtt-url", mqtt_url, "--enrol-url", base, "--ward", self.args.ward,
             "--state-dir", str(self.workdir / "sim"),
         ]  # fmt: skip
-        self.children.append(Child("simulate", sim_args, env))
+        sim_env = dict(env)
+        if broker_name == "amqtt":  # amqtt speaks MQTT 3.1.1 only; the gateways' default is 5
+            sim_env["OXIWARD_GATEWAY_MQTT_PROTOCOL"] = "3.1.1"
+        self.children.append(Child("simulate", sim_args, sim_env))
         queue = f"{base}/v1/wards/{self.args.ward}/queue"
         self._wait_until(
             lambda: _queue_size(queue, token) >= self.args.patients, "the patients to be enrolled"
@@ -215,6 +210,33 @@ class Demo:
             "",
         ]
         print("\n".join(lines), flush=True)
+
+
+def service_env(
+    env: dict[str, str],
+    redis_url: str,
+    mqtt_url: str,
+    tokens: str,
+    token: str,
+    port: int,
+    *,
+    embedded_broker: bool,
+) -> dict[str, str]:
+    """The children's environment: the operator's, wired to the demo's parts."""
+    env.setdefault("OXIWARD_LOG_LEVEL", "WARNING")  # keep the terminal for the banner
+    env.setdefault("OXIWARD_API_LOG_FORMAT", "text")  # a person reads this terminal, not a log shipper
+    if embedded_broker:  # our broker is anonymous and (amqtt) knows no $share
+        for name in _BROKER_ACCOUNT_VARIABLES:
+            env.pop(name, None)
+    env.update({
+        "OXIWARD_API_REDIS_URL": redis_url, "OXIWARD_API_MQTT_URL": mqtt_url,
+        "OXIWARD_API_API_TOKENS": tokens, "OXIWARD_API_HOST": "127.0.0.1",
+        "OXIWARD_API_PORT": str(port), "OXIWARD_API_RUN_INGEST": "true", "OXIWARD_API_RUN_WORKER": "true",
+        # Links in alert notifications open the page this demo serves (docs/notifications.md).
+        "OXIWARD_API_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "OXIWARD_SIM_API_TOKEN": token,
+    })  # fmt: skip
+    return env
 
 
 def _post(url: str, token: str, body: dict[str, Any]) -> tuple[int, Any]:

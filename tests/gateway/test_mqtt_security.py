@@ -145,6 +145,41 @@ def test_a_gateway_can_publish_only_under_its_own_id(broker: DeployedBroker, tmp
         service.close()
 
 
+def test_a_refused_reading_stays_on_the_gateway_until_the_broker_takes_it(
+    broker: DeployedBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """MQTT 5: the ACL's refusal comes back in the PUBACK, so the rows are kept, not deleted as sent."""
+    caplog.set_level(logging.INFO, logger="gateway")
+    service = Service(broker.port)
+    box = Outbox(tmp_path / "r.sqlite3", max_rows=1000)
+    box.put_many([_reading("gw-b", n) for n in range(3)])
+    # Misconfigured: gateway id gw-b, but gw-a's login, which may publish only under gw-a.
+    wrong = GatewayMqtt(gateway_id="gw-b", host="127.0.0.1", port=broker.port, outbox=box, username="gw-a",
+                        password=PASSWORDS["gw-a"], reconnect_max_s=1, refused_retry_s=0.5)  # fmt: skip
+    try:
+        wrong.start()
+        wait_until(lambda: wrong.refused >= 6, message="refused, then tried again")
+        assert caplog.text.count("refused a reading") == 1
+        assert "Not authorized" in caplog.text
+        assert box.depth() == 3
+        assert reading_topic("gw-b") not in service.topics()
+        wrong.stop()
+        fixed = GatewayMqtt(gateway_id="gw-b", host="127.0.0.1", port=broker.port, outbox=box,
+                            password=PASSWORDS["gw-b"], reconnect_max_s=1)  # fmt: skip
+        fixed.start()
+        try:
+            wait_until(lambda: box.depth() == 0, message="sent once the login is right")
+            wait_until(lambda: service.topics().count(reading_topic("gw-b")) == 3, message="all three")
+            got = [json.loads(m.payload)["n"] for m in service.messages if m.topic == reading_topic("gw-b")]
+            assert got == [0, 1, 2]
+        finally:
+            fixed.stop()
+    finally:
+        wrong.stop()
+        box.close()
+        service.close()
+
+
 def test_a_wrong_password_is_refused_and_said_once(
     broker: DeployedBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
