@@ -15,7 +15,7 @@ BIN := $(VENV)/bin
 PYTHON ?= $(firstword $(shell command -v python3.11 python3 2>/dev/null))
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: help run test check lint types pytest clean test-binaries
+.PHONY: help run test check lint types core-coverage pytest clean test-binaries
 
 help:
 	@echo "make run    start the demo: service, broker, Redis and emulated patients (Ctrl-C stops it)"
@@ -60,6 +60,7 @@ run: $(VENV)/.installed-demo
 test: $(VENV)/.installed-dev test-binaries
 	$(MAKE) lint
 	$(MAKE) types
+	$(MAKE) core-coverage
 	$(MAKE) pytest
 
 check: $(VENV)/.installed-dev
@@ -74,6 +75,11 @@ lint:
 
 types:
 	$(BIN)/mypy
+
+# The clinical core is held to every line and branch tested (a few seconds, no servers needed).
+core-coverage:
+	$(BIN)/python -m pytest tests/alerting -q -n 0 --cov=alerting --cov-branch --cov-fail-under=100 \
+	  --cov-report=term-missing:skip-covered
 
 # Four workers on two cores: most tests wait on real servers, BLE ticks and browsers rather than
 # compute, so the suite takes about 6 minutes instead of 25+ (each worker starts its own Redis and

@@ -222,12 +222,14 @@ class Notification:
     late: bool = False
     questionable: bool = False
     repeat: bool = False
+    #: A clinician escalated by hand: a person asked for the next tier now, late data or not.
+    by_hand: bool = False
 
     @property
     def page(self) -> bool:
-        """Interrupt someone now? Never for late data (§6.2.5) or for good news."""
+        """Interrupt someone now? Never for late data (§6.2.5) or for good news, unless asked by hand."""
         good_news = self.kind in (NotificationKind.CONDITION_CLEARED, NotificationKind.ALL_CLEAR)
-        return not self.late and not good_news
+        return self.by_hand or (not self.late and not good_news)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -241,5 +243,6 @@ class Notification:
             "late": self.late,
             "questionable": self.questionable,
             "repeat": self.repeat,
+            "by_hand": self.by_hand,
             "page": self.page,
         }

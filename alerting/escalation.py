@@ -182,7 +182,8 @@ def escalate_by_hand(
       must accept it, and if it does not the ladder keeps climbing from there (`tier_since = now`),
       so a hand escalation never ends in a black hole (§5.2).
     - Records an `escalated` event with `by` and the detail "by hand to <tier name>: <reason>", and
-      returns an ESCALATED notification for the tier (rota tier k is told at ladder tier k).
+      returns an ESCALATED notification for the tier (rota tier k is told at ladder tier k) that
+      pages even for late data: a person asked for the next tier now (`by_hand`).
     """
     require_open(alert, "escalate")
     require_name(by, "escalating")
@@ -201,7 +202,8 @@ def escalate_by_hand(
     detail = f"by hand to {ladder.tiers[to_tier].name}: {reason.strip()}"
     event = AlertEvent(now, EventKind.ESCALATED, alert.priority, by, detail, to_tier)
     escalated = replace(reopen(alert, now), tier=to_tier, events=(*alert.events, event))
-    return Transition(escalated, (notify(escalated, NotificationKind.ESCALATED, now, repeat=tier == last),))
+    note = notify(escalated, NotificationKind.ESCALATED, now, repeat=tier == last, by_hand=True)
+    return Transition(escalated, (note,))
 
 
 def _moved(alert: Alert, seen: int) -> str:

@@ -67,7 +67,9 @@ def _event(
     return (*alert.events, AlertEvent(at, kind, alert.priority, by, detail, tier))
 
 
-def notify(alert: Alert, kind: NotificationKind, at: datetime, *, repeat: bool = False) -> Notification:
+def notify(
+    alert: Alert, kind: NotificationKind, at: datetime, *, repeat: bool = False, by_hand: bool = False
+) -> Notification:
     """A notification about `alert` as it now stands."""
     return Notification(
         alert.alert_id,
@@ -80,6 +82,7 @@ def notify(alert: Alert, kind: NotificationKind, at: datetime, *, repeat: bool =
         alert.late,
         alert.questionable,
         repeat,
+        by_hand,
     )
 
 

@@ -131,3 +131,11 @@ def test_a_tier_moved_meanwhile_is_superseded_and_says_by_whom() -> None:
         escalate_by_hand(by_clock.open_alerts()[0], LADDER, "nurse.a", "why", at(11), from_tier=0)
     with pytest.raises(Superseded, match=r"at tier 0 now, not tier 3$"):
         escalate_by_hand(raised(), LADDER, "nurse.a", "why", at(1), from_tier=3)
+
+
+def test_a_late_alert_escalated_by_hand_pages_although_the_clock_would_not() -> None:
+    late = propose(None, AlertRequest("p1", "o2home-band", Priority.HIGH, T0, late=True), at(30)).alert
+    assert late is not None
+    assert late.late
+    [note] = escalate_by_hand(late, LADDER, "nurse.a", "stored readings look bad", at(31)).notifications
+    assert (note.late, note.by_hand, note.page, note.to_dict()["page"]) == (True, True, True, True)
