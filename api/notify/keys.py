@@ -3,7 +3,8 @@
 | Key | Type | Holds |
 |---|---|---|
 | `ox:{w:<ward>}:rota` | string | the ward's rota record JSON (api/notify/rota.py) |
-| `ox:notify:delivery:<id>` | hash | one delivery: alert, tier, recipient, channel, status, attempts |
+| `ox:{w:<ward>}:rota:history` | stream | every version of the rota, secrets masked (rota_store.py) |
+| `ox:notify:delivery:<id>` | hash | one delivery: alert, tier, recipient, channel, status, attempts, stamps |
 | `ox:notify:alert:<alert id>` | list | the alert's delivery ids, oldest first |
 | `ox:notify:retry` | zset | delivery jobs waiting for their next attempt (score = due, epoch ms) |
 | `ox:notify:dead` | stream | deliveries that failed every attempt, with the last error |
@@ -22,6 +23,10 @@ DELIVERY_TTL_S = 31 * 24 * 3600
 
 def rota(ward: str) -> str:
     return f"ox:{{w:{ward}}}:rota"
+
+
+def rota_history(ward: str) -> str:
+    return f"ox:{{w:{ward}}}:rota:history"
 
 
 def delivery(delivery_id: str) -> str:

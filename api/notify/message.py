@@ -1,9 +1,10 @@
 """What an alert message says, per privacy level (pure).
 
 No channel ever gets the patient's name or NHS number (the alert record has neither). The default,
-`minimal`, is the ward-local reference (`ref`), the priority, what happened and a link to the patient
-page; `clinical` adds the rule and the late / questionable marks. Fields not listed here are never
-sent: the message is built from an allow-list, not by removing fields from a record.
+`minimal`, is the ward-local reference (`ref`), the priority, what happened and the delivery's tracked
+link (which leads to the patient page and carries no patient id); `clinical` adds the rule and the
+late / questionable marks. Fields not listed here are never sent: the message is built from an
+allow-list, not by removing fields from a record.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ class Context:
     questionable: bool
 
 
-def patient_link(base: str, ctx: Context) -> str:
-    """The patient page (api/routes/web_pages.py); the id in it is random and identifies no one."""
-    return f"{base.rstrip('/')}/ward/{ctx.ward}/patients/{ctx.patient_id}"
+def tracked_link(base: str, delivery_id: str, token: str) -> str:
+    """The delivery's own link (api/routes/tracked_links.py): following it records the message `read`
+    and leads to the patient page. `token` is the delivery's accept token (api/notify/tokens.py)."""
+    return f"{base.rstrip('/')}/n/{delivery_id}?t={token}"
 
 
-def body(ctx: Context, privacy: Privacy, link_base: str) -> dict[str, Any]:
+def body(ctx: Context, privacy: Privacy, link: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "type": EVENT_TYPE,
         "alert_id": ctx.alert_id,
@@ -50,14 +52,14 @@ def body(ctx: Context, privacy: Privacy, link_base: str) -> dict[str, Any]:
         "tier": ctx.tier,
         "at": ctx.at,
         "page": ctx.page,
-        "link": patient_link(link_base, ctx),
+        "link": link,
     }
     if privacy is Privacy.CLINICAL:
         out |= {"rule": ctx.rule, "late": ctx.late, "questionable": ctx.questionable}
     return out
 
 
-def text(ctx: Context, privacy: Privacy, link_base: str) -> tuple[str, str]:
+def text(ctx: Context, privacy: Privacy, link: str) -> tuple[str, str]:
     """(title, body) for people: SMS, e-mail, chat."""
     title = f"Oxiward {ctx.priority.upper()} alert: {ctx.ward} patient {ctx.ref}"
     lines = [f"{ctx.priority.capitalize()} priority alert ({ctx.kind}) for patient {ctx.ref} on {ctx.ward}."]
@@ -66,5 +68,5 @@ def text(ctx: Context, privacy: Privacy, link_base: str) -> tuple[str, str]:
         lines.append(f"Rule: {ctx.rule}" + (f" ({', '.join(marks)})" if marks else ""))
     if ctx.tier:
         lines.append(f"Escalated: tier {ctx.tier}.")
-    lines.append(f"Open: {patient_link(link_base, ctx)}")
+    lines.append(f"Open: {link}")
     return title, "\n".join(lines)

@@ -9,7 +9,7 @@ Secrets (webhook signing secrets; passwords and tokens inside apprise URLs) are 
 send, and never returned or logged in full: `public()` masks them.
 
 Record JSON (api/notify/keys.rota): {"ward_id", "version", "rota": Rota.to_dict() (with secrets),
-"set_by", "set_at"}.
+"set_by", "set_at", "principal"}; versions and history: api/notify/rota_store.py.
 """
 
 from __future__ import annotations
@@ -106,6 +106,9 @@ class RotaPut(BaseModel):
 
     tiers: list[TierIn] = Field(max_length=10, description="tier 0 first, in escalation-ladder order")
     mqtt: MqttIn | None = Field(default=None, description="publish to oxiward/v1/alerts/<ward>; null: off")
+    if_version: int | None = Field(
+        default=None, ge=0, description="refuse (409) unless the current version is this one (0: no rota yet)"
+    )
 
     @field_validator("tiers")
     @classmethod
@@ -250,6 +253,7 @@ def public_record(ward_id: str, raw: str | bytes | None) -> dict[str, Any]:
             "rota": EMPTY.to_dict(public=True),
             "set_by": None,
             "set_at": None,
+            "principal": None,
         }
     stored: dict[str, Any] = json.loads(raw)
     return {**stored, "rota": Rota.from_dict(stored["rota"]).to_dict(public=True)}

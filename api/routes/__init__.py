@@ -20,6 +20,7 @@ from api.routes.metrics import router as metrics
 from api.routes.patients import router as patients
 from api.routes.queue import router as queue
 from api.routes.readings import router as readings
+from api.routes.tracked_links import router as tracked_links
 from api.routes.ward_board import router as ward_board
 from api.routes.web_pages import router as web_pages
 from api.routes.web_session import router as web_session
@@ -44,4 +45,5 @@ def mount(app: FastAPI) -> None:
     app.include_router(metrics)
     app.include_router(sign_in_router)  # /v1/web/session POST: signing in needs no session
     app.include_router(web_pages)  # the ward pages, api/web/
+    app.include_router(tracked_links)  # /n/...: notification links, no bearer (their token instead)
     finish_openapi(app)  # errors as problem details, an example on every operation (api/openapi.py)

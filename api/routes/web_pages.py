@@ -31,6 +31,7 @@ ASSETS = frozenset(
         "actions.js",
         "alarm.js",
         "patient.js",
+        "accept-link.js",
         "patient-parts.js",
         "chart.js",
     }

@@ -39,13 +39,22 @@ export async function api(path, options = {}) {
   return body;
 }
 
-// The session expired or was ended: back to the sign-in page, which says why.
+// The session expired or was ended (or never began: a link from a message): to the sign-in page,
+// which says why and returns here afterwards (`next`: this page's path, ids only; the fragment rides
+// along, never sent to a server). Replacing this page: without a session it has nothing to go back to.
 export function toSignIn() {
-  location.assign("/ward?signed-out=1");
+  const here = location.pathname === "/ward" ? "" : "&next=" + encodeURIComponent(location.pathname);
+  location.replace("/ward?signed-out=1" + here + location.hash);
 }
 
 export async function loadSession() {
-  session = await api("/v1/web/session");
+  try {
+    session = await api("/v1/web/session");
+  } catch (err) {
+    // No session: toSignIn() is already taking the page away; nothing more of it should run.
+    if (err instanceof ApiError && err.status === 401) await new Promise(() => {});
+    throw err;
+  }
   return session;
 }
 

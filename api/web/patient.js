@@ -2,6 +2,7 @@
 // alert history and readings, kept current by the ward's live stream.
 "use strict";
 import { $, announce, api, ApiError, currentSession, loadSession, pathIds, syncClock, wireHeader } from "/ward-assets/common.js";
+import { acceptOpenedLink, captureAcceptLink } from "/ward-assets/accept-link.js";
 import { lastMessage, setSnoozeLimit } from "/ward-assets/actions.js";
 import { onAlertEvent, wireAlarm } from "/ward-assets/alarm.js";
 import { drawChart } from "/ward-assets/chart.js";
@@ -79,6 +80,7 @@ async function loadAll() {
 async function afterAction(focus) {
   try {
     await Promise.all([loadNow(focus), loadAlerts()]);
+    if (focus && focus.focusKey === focus.alertId + ":acknowledge") await acceptOpenedLink(focus.alertId, alerts);
   } catch (err) {
     announce("Could not refresh: " + err.message);
   }
@@ -115,6 +117,7 @@ function wireRanges() {
 
 async function main() {
   await loadSession();
+  captureAcceptLink();
   wireHeader();
   wireAlarm();
   wireRanges();

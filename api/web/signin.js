@@ -2,10 +2,24 @@
 // The password goes only to POST /v1/web/session; the answer sets an HttpOnly cookie that this
 // script never sees.
 "use strict";
+import { ACCEPT_FRAGMENT } from "/ward-assets/accept-link.js";
 import { $, api, ApiError, el, loadSession, wireHeader } from "/ward-assets/common.js";
+
+// Where to go after signing in: a ward page of this site only (never another origin: an open
+// redirect), with the message link's accept fragment when it came with one (accept-link.js).
+function nextPage() {
+  const next = new URLSearchParams(location.search).get("next") || "";
+  if (!/^\/ward\/[A-Za-z0-9_-]{1,64}(\/patients\/[A-Za-z0-9_-]{1,64})?$/.test(next)) return null;
+  return ACCEPT_FRAGMENT.test(location.hash) ? next + location.hash : next;
+}
 
 async function showWards() {
   const session = await loadSession();
+  const next = nextPage();
+  if (next) {
+    location.replace(next);
+    return;
+  }
   wireHeader();
   $("title").textContent = "Choose a ward";
   $("sign-in").hidden = true;
@@ -21,7 +35,9 @@ async function showWards() {
 
 function showForm() {
   $("sign-in").hidden = false;
-  if (new URLSearchParams(location.search).has("signed-out")) {
+  if (nextPage()) {
+    $("notice").textContent = "Sign in to open the page you asked for (you were not signed in, or the session ended).";
+  } else if (new URLSearchParams(location.search).has("signed-out")) {
     $("notice").textContent = "You were signed out (the session ended). Please sign in again.";
   }
   $("username").focus();
