@@ -137,7 +137,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     notifier = notification_delivery(settings) if settings.run_worker else None
     # Integrators' webhook subscriptions (api/webhooks/): also where the evaluation worker runs.
     webhooks = (
-        WebhookDelivery(store_connect(settings.redis_url), name=settings.worker_name)
+        WebhookDelivery(
+            store_connect(settings.redis_url), name=settings.worker_name, targets=settings.webhook_targets()
+        )
         if settings.run_worker
         else None
     )

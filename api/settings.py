@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.webhooks.targets import TargetPolicy, parse_networks
+
 
 class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OXIWARD_API_", extra="ignore")
@@ -50,11 +52,15 @@ class ApiSettings(BaseSettings):
     auth_rate_limit_burst: int = Field(default=10, ge=1, le=1_000_000)
     #: Largest request body accepted (413 above it).
     max_body_bytes: int = Field(default=1 << 20, ge=1024, le=64 << 20)
+    # -- webhook targets (api/webhooks/targets.py): global addresses only, unless allowed here --
+    #: Let webhooks (integrator subscriptions, rota channels) reach any address, loopback and
+    #: private included: for development and tests with local receivers. Never in production.
+    webhook_allow_private: bool = False
+    #: Networks webhooks may reach although not global, comma-separated CIDRs (e.g. the trust's
+    #: EPR subnet, 10.20.0.0/16).
+    webhook_allowed_networks: str = ""
     #: Application log lines as JSON objects (with the request id), or plain text for a terminal.
     log_format: Literal["json", "text"] = "json"
-    #: The address clinicians open the service at, e.g. https://oxiward.example: the base of the
-    #: links in alert notifications (docs/notifications.md). Unset: the links are relative.
-    public_url: str | None = None
 
     @field_validator("redis_url")
     @classmethod
@@ -71,18 +77,6 @@ class ApiSettings(BaseSettings):
             raise ValueError("must look like mqtt://host:1883 or mqtts://host:8883")
         return v
 
-    @field_validator("public_url")
-    @classmethod
-    def _public_url(cls, v: str | None) -> str | None:
-        if not v:
-            return None
-        u = urlparse(v)
-        extra = u.username or u.password or u.query or u.fragment
-        if u.scheme not in {"http", "https"} or not u.hostname or extra:
-            # Never echo the value: a mistaken one may hold credentials.
-            raise ValueError("must look like https://oxiward.example (no credentials, query or fragment)")
-        return v.rstrip("/")
-
     @field_validator("api_tokens")
     @classmethod
     def _tokens(cls, v: SecretStr) -> SecretStr:
@@ -97,6 +91,15 @@ class ApiSettings(BaseSettings):
         if v is not None and len(v.get_secret_value()) < 32:
             raise ValueError("give at least 32 characters (e.g. `openssl rand -hex 32`)")
         return v
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _webhook_networks(cls, v: str) -> str:
+        parse_networks(v)
+        return v
+
+    def webhook_targets(self) -> TargetPolicy:
+        return TargetPolicy(self.webhook_allow_private, parse_networks(self.webhook_allowed_networks))
 
     def tokens(self) -> frozenset[str]:
         return frozenset(t.strip() for t in self.api_tokens.get_secret_value().split(",") if t.strip())

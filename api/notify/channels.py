@@ -17,6 +17,7 @@ import apprise
 from api.notify.rota import Channel, ChannelKind
 from api.webhooks.http import post
 from api.webhooks.signing import HEADER, header_value
+from api.webhooks.targets import TargetPolicy, TargetRefused
 
 DELIVERED, SENT, FAILED = "delivered", "sent", "failed"
 
@@ -42,7 +43,12 @@ def redact(channel: Channel) -> str:
 
 
 def send_webhook(
-    channel: Channel, payload: dict[str, object], delivery_id: str, attempt: int, timeout_s: float
+    channel: Channel,
+    payload: dict[str, object],
+    delivery_id: str,
+    attempt: int,
+    timeout_s: float,
+    targets: TargetPolicy,
 ) -> tuple[str, str]:
     body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
     headers = {
@@ -51,7 +57,10 @@ def send_webhook(
         "Oxiward-Delivery": delivery_id,
         "Oxiward-Delivery-Attempt": str(attempt),
     }
-    status, error = post(channel.url, body, headers, timeout_s)
+    try:
+        status, error = post(channel.url, body, headers, timeout_s, targets)
+    except TargetRefused as exc:  # the host now resolves somewhere webhooks may not go
+        return FAILED, f"refused: {exc}"
     return (DELIVERED, "") if 200 <= status < 300 else (FAILED, error)
 
 

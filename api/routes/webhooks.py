@@ -1,7 +1,8 @@
 """Webhook subscriptions: an integrator registers a URL for reading.created, alert.raised and
 alert.updated events; deliveries are signed (HMAC-SHA256), retried, then dead-lettered
 (api/webhooks/delivery.py). A caller sees and changes only its own subscriptions
-(administrators: all); ward filters must be wards the caller is granted."""
+(administrators: all); ward filters must be wards the caller is granted; a URL must lead to an
+address the target policy allows (api/webhooks/targets.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, st
 from redis.asyncio import Redis
 
 from api.auth import Principal, Scope
-from api.deps import NowDep, RedisDep
+from api.deps import NowDep, RedisDep, SettingsDep
 from api.resources.access import WebhookManager, require_ward
 from api.schemas import problem_responses
-from api.webhooks import store
+from api.webhooks import store, targets
 from api.webhooks.schemas import (
     DeadLetterPage,
     PingAccepted,
@@ -47,6 +48,14 @@ def _check_wards(request: Request, principal: Principal, ward_ids: list[str] | N
         require_ward(request, principal, ward)
 
 
+async def _check_url(url: str | None, settings: SettingsDep) -> None:
+    """422 when the URL's host resolves to an address webhooks may not reach (loopback, private…)."""
+    if url is not None:
+        refusal = await targets.url_refusal(url, settings.webhook_targets())
+        if refusal:
+            raise HTTPException(422, f"url: {refusal}")
+
+
 @router.post(
     "/webhooks",
     status_code=status.HTTP_201_CREATED,
@@ -54,7 +63,12 @@ def _check_wards(request: Request, principal: Principal, ward_ids: list[str] | N
     responses=problem_responses(422),
 )
 async def create_webhook(
-    request: Request, body: WebhookCreate, principal: WebhookManager, r: RedisDep, now: NowDep
+    request: Request,
+    body: WebhookCreate,
+    principal: WebhookManager,
+    r: RedisDep,
+    now: NowDep,
+    settings: SettingsDep,
 ) -> WebhookCreated:
     """Subscribe a URL to events. The response carries the signing secret, shown only now.
 
@@ -62,8 +76,12 @@ async def create_webhook(
     HMAC-SHA256 of `<t>.<body>` under the secret (docs/api.md shows how to verify it). Any 2xx
     answer within 5 s counts as delivered; otherwise it is retried with exponential backoff and,
     after the last attempt, kept as a dead letter.
+
+    The URL must resolve to public addresses only (422 otherwise) unless the operator allows its
+    network; it is checked again at every delivery.
     """
     _check_wards(request, principal, body.ward_ids)
+    await _check_url(body.url, settings)
     sub, secret = await store.create(r, body, principal.subject, now)
     return WebhookCreated(**sub.model_dump(), secret=secret)
 
@@ -97,10 +115,12 @@ async def update_webhook(
     body: WebhookUpdate,
     principal: WebhookManager,
     r: RedisDep,
+    settings: SettingsDep,
 ) -> WebhookRead:
     """Change the URL, events or wards, or pause (`"active": false`) and resume deliveries."""
     await _mine(r, principal, subscription_id)
     _check_wards(request, principal, body.ward_ids)
+    await _check_url(body.url, settings)
     try:
         return await store.update(r, subscription_id, body)
     except store.WebhookNotFound as exc:

@@ -12,7 +12,8 @@ Flow (keys in api/webhooks/keys.py, event sources in api/webhooks/sources.py):
    followed) is put in ``ox:webhook:retry`` due after ``base_delay_s * 2**(attempt-1)`` (capped
    at ``max_delay_s``, ±10% jitter so receivers coming back are not hit in lockstep);
 4. after ``max_attempts`` the delivery goes to the subscription's dead-letter stream, readable at
-   ``GET /v1/webhooks/{id}/dead-letters``.
+   ``GET /v1/webhooks/{id}/dead-letters``; at once when the URL's host now resolves to an address
+   the target policy refuses (api/webhooks/targets.py), with the reason as its error.
 
 Every process may run one worker: the outbox group and ZREM-claimed retries split the work, and
 only the READING_LOCK holder tails readings. Attempts are made one at a time per worker: a slow
@@ -42,6 +43,7 @@ from api.webhooks import keys as wkeys
 from api.webhooks import sources
 from api.webhooks.http import post
 from api.webhooks.signing import HEADER, header_value
+from api.webhooks.targets import TargetPolicy, TargetRefused
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +92,10 @@ class WebhookDelivery:
         timeout_s: float = 5.0,
         poll_s: float = 0.5,
         clock: Callable[[], datetime] | None = None,
+        targets: TargetPolicy | None = None,
     ) -> None:
         self._r = client
+        self._targets = targets or TargetPolicy()
         self.name = name
         self._base, self._cap, self._max_attempts = base_delay_s, max_delay_s, max_attempts
         self._timeout, self._poll = timeout_s, poll_s
@@ -226,7 +230,11 @@ class WebhookDelivery:
             "Oxiward-Delivery": job.delivery_id,
             "Oxiward-Delivery-Attempt": str(job.attempt),
         }
-        status, error = post(sub.url, body, headers, self._timeout)
+        try:
+            status, error = post(sub.url, body, headers, self._timeout, self._targets)
+            final = job.attempt >= self._max_attempts
+        except TargetRefused as exc:  # retrying cannot help until the operator or DNS changes
+            status, error, final = 0, f"refused: {exc}", True
         at = iso_utc(self._clock())
         key = wkeys.subscription(sub.subscription_id)
         pipe = self._r.pipeline(transaction=False)
@@ -240,7 +248,7 @@ class WebhookDelivery:
         pipe.hincrby(key, "failed", 1)
         pipe.hset(key, "last_failure_at", at)
         pipe.hincrby(keys.METRICS, "delivery_failed:webhook", 1)  # oxiward_delivery_failures_total
-        if job.attempt >= self._max_attempts:
+        if final:
             fields = {"event_id": job.event_id, "type": job.event_type, "attempts": str(job.attempt)}
             fields |= {"last_status": str(status), "last_error": error, "at": at, "body": job.body}
             pipe.xadd(

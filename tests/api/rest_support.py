@@ -33,6 +33,9 @@ def settings(redis_url: str, mqtt_url: str | None = None, **overrides: Any) -> A
         "api_tokens": TOKEN,
         "run_ingest": False,
         "run_worker": False,
+        # Webhook receivers in the tests listen on 127.0.0.1 (and example hosts do not resolve):
+        # allowed here explicitly; tests of the refusal set it back to False.
+        "webhook_allow_private": True,
     }
     values.update(overrides)
     return ApiSettings(**values)

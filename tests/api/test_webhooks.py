@@ -22,13 +22,14 @@ from api.webhooks.signing import verify
 from tests.api import factories
 from tests.api.integration_support import admit, api_key
 from tests.api.rest_support import AUTH, api_client, evaluate, store_readings
-from tests.api.webhook_receiver import Receiver, receiver
+from tests.api.webhook_receiver import LOCAL_TARGETS, Receiver, receiver
 from tests.services import free_port
 
 
 @contextmanager
 def delivering(redis_url: str, **options: Any) -> Iterator[WebhookDelivery]:
     client = redis.Redis.from_url(redis_url)
+    options.setdefault("targets", LOCAL_TARGETS)
     worker = WebhookDelivery(client, base_delay_s=0.05, poll_s=0.05, timeout_s=5.0, **options)
     worker.run_once()  # consumer groups and reading cursors exist before anything happens
     worker.start()

@@ -13,6 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from api.webhooks.targets import TargetPolicy
+
+#: The receiver listens on 127.0.0.1, which the default target policy refuses (loopback): delivery
+#: workers sending to it are given this allowance explicitly.
+LOCAL_TARGETS = TargetPolicy(allow_private=True)
+
 
 @dataclass(frozen=True, slots=True)
 class Received:

@@ -15,10 +15,11 @@ from api.notify.technical import DELIVERY_FAILED_RULE
 from api.scheduler import AlertScheduler
 from api.webhooks.signing import HEADER, verify
 from tests.api.rest_support import AUTH, api_client
-from tests.api.webhook_receiver import receiver
+from tests.api.webhook_receiver import LOCAL_TARGETS, receiver
 from tests.notify.support import (
     SECRET,
     T0,
+    WARD,
     Clock,
     deliveries,
     enrol,
@@ -33,7 +34,14 @@ from tests.notify.support import (
 
 
 def _worker(r: redis.Redis, clock: Clock, **kw: float) -> NotificationDelivery:
-    return NotificationDelivery(r, link_base="https://oxiward.example", clock=clock, base_delay_s=0.05, **kw)  # type: ignore[arg-type]
+    return NotificationDelivery(
+        r,
+        link_base="https://oxiward.example",
+        clock=clock,
+        base_delay_s=0.05,
+        targets=LOCAL_TARGETS,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_a_webhook_gets_a_signed_minimal_message(redis_url: str) -> None:
@@ -53,8 +61,7 @@ def test_a_webhook_gets_a_signed_minimal_message(redis_url: str) -> None:
     assert body["ref"] == "NW-07"
     assert body["priority"] == "high"
     assert body["alert_id"] == alert_id
-    # The tracked link (following it records `read`), with the accept token: no patient id in it.
-    assert body["link"] == f"https://oxiward.example/n/{body['delivery_id']}?t={body['accept']['token']}"
+    assert body["link"] == f"https://oxiward.example/ward/{WARD}/patients/p1"
     # Minimal privacy: no rule, no NHS number, no patient field beyond the ward-local reference.
     assert "rule" not in body
     assert "patient_id" not in body
