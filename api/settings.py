@@ -61,6 +61,9 @@ class ApiSettings(BaseSettings):
     webhook_allowed_networks: str = ""
     #: Application log lines as JSON objects (with the request id), or plain text for a terminal.
     log_format: Literal["json", "text"] = "json"
+    #: The address clinicians open the service at, e.g. https://oxiward.example: the base of the
+    #: links in alert notifications (docs/notifications.md). Unset: the links are relative.
+    public_url: str | None = None
 
     @field_validator("redis_url")
     @classmethod
@@ -76,6 +79,18 @@ class ApiSettings(BaseSettings):
         if u.scheme not in {"mqtt", "mqtts"} or not u.hostname:
             raise ValueError("must look like mqtt://host:1883 or mqtts://host:8883")
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        u = urlparse(v)
+        extra = u.username or u.password or u.query or u.fragment
+        if u.scheme not in {"http", "https"} or not u.hostname or extra:
+            # Never echo the value: a mistaken one may hold credentials.
+            raise ValueError("must look like https://oxiward.example (no credentials, query or fragment)")
+        return v.rstrip("/")
 
     @field_validator("api_tokens")
     @classmethod

@@ -13,7 +13,9 @@ Flow (keys in api/notify/keys.py; the rota in api/notify/rota.py):
    patient (api/notify/technical.py);
 4. a webhook receiver may POST the delivery's accept token back: the alert is acknowledged as the
    recipient and the delivery becomes `accepted` (api/notify/accept.py). An alert nobody accepts is
-   escalated by the scheduler's ladder, which notifies the next tier: step 1 again.
+   escalated by the scheduler's ladder, which notifies the next tier: step 1 again;
+5. every message carries the delivery's tracked link (api/notify/receipts.py): following it records
+   the delivery `read`. Statuses only move forward (api/notify/status.py).
 
 Notifications that do not page (late data, good news: `page` false, §6.2.5) go to machines (webhooks,
 MQTT) but never to people's phones and inboxes. The notification entry is acknowledged once every
@@ -37,7 +39,7 @@ import redis
 from api import keys
 from api.alert_store import SyncAlertStore, text
 from api.notify import keys as nkeys
-from api.notify import message, tokens
+from api.notify import message, status, tokens
 from api.notify.channels import FAILED, send_apprise, send_webhook
 from api.notify.mqtt_channel import MqttPublisher
 from api.notify.rota import MQTT_TOPIC, Channel, ChannelKind, Privacy, rota_from_raw
@@ -207,39 +209,34 @@ class NotificationDelivery:
     # -- one attempt ----------------------------------------------------------------------------
     def _attempt(self, did: str, attempt: int) -> None:
         f = {text(k): text(v) for k, v in self._r.hgetall(nkeys.delivery(did)).items()}
-        if not f:
-            return
+        if not f or f.get("status") not in status.ATTEMPTABLE:
+            return  # expired, or read / accepted meanwhile: the message arrived after all
         ctx = message.Context(**json.loads(f["ctx"]))
         if attempt > 1 and self._handled(ctx):
-            self._r.hset(nkeys.delivery(did), mapping={"status": "cancelled", "updated_at": self._now()})
+            cancelled = {"updated_at": self._now()}
+            status.move_sync(self._r, did, "cancelled", status.ATTEMPTABLE, fields=cancelled)
             return
         target = json.loads(f["target"])
         channel = f["channel"]
-        status, error = self._send(ctx, channel, target, did, attempt)
-        fields: dict[Any, Any] = {
-            "status": status,
-            "attempts": str(attempt),
-            "updated_at": self._now(),
-            "last_error": error,
-        }
-        if status != FAILED:
-            fields[f"{status}_at"] = fields["updated_at"]
-            self._r.hset(nkeys.delivery(did), mapping=fields)
-            self._r.hincrby(keys.METRICS, f"notify:{status}", 1)
+        outcome, error = self._send(ctx, channel, target, did, attempt)
+        now = self._now()
+        fields = {"attempts": str(attempt), "updated_at": now, "last_error": error}
+        if outcome != FAILED:
+            stamp = (f"{outcome}_at", now)
+            status.move_sync(self._r, did, outcome, status.ATTEMPTABLE, stamp=stamp, fields=fields)
+            self._r.hincrby(keys.METRICS, f"notify:{outcome}", 1)
             return
         self._r.hincrby(keys.METRICS, f"delivery_failed:{channel}", 1)
         if attempt < self._max_attempts:
-            delay = min(self._base * 2 ** (attempt - 1), self._cap) * random.uniform(0.9, 1.1)  # noqa: S311
-            fields["status"] = "retrying"
-            self._r.hset(nkeys.delivery(did), mapping=fields)
-            self._r.zadd(nkeys.RETRY, {f"{did}:{attempt + 1}": int(time.time() * 1000 + delay * 1000)})
+            # Moved unless the link was followed during the attempt (then no retry is needed).
+            if status.move_sync(self._r, did, "retrying", status.ATTEMPTABLE, fields=fields) == 1:
+                delay = min(self._base * 2 ** (attempt - 1), self._cap) * random.uniform(0.9, 1.1)  # noqa: S311
+                self._r.zadd(nkeys.RETRY, {f"{did}:{attempt + 1}": int(time.time() * 1000 + delay * 1000)})
             return
-        fields["status"] = "dead-lettered"
-        self._r.hset(nkeys.delivery(did), mapping=fields)
+        if status.move_sync(self._r, did, "dead-lettered", status.ATTEMPTABLE, fields=fields) != 1:
+            return
         dead = {"delivery_id": did, "alert_id": ctx.alert_id, "channel": channel, "attempts": str(attempt)}
-        self._r.xadd(
-            nkeys.DEAD, dict[Any, Any](dead | {"last_error": error, "at": self._now()}), maxlen=10_000
-        )
+        self._r.xadd(nkeys.DEAD, dict[Any, Any](dead | {"last_error": error, "at": now}), maxlen=10_000)
         log.warning("%s notification dead-lettered after %d attempts (%s)", channel, attempt, error)
         raise_delivery_failed(self._store, ctx.patient_id, channel, self._clock())
 
@@ -247,21 +244,21 @@ class NotificationDelivery:
         self, ctx: message.Context, channel: str, target: dict[str, str], did: str, attempt: int
     ) -> tuple[str, str]:
         privacy = Privacy(target["privacy"])
+        # Every message carries the delivery's tracked link: following it records `read`.
+        token = tokens.token(tokens.load_key(self._r), did)
+        link = message.tracked_link(self._link, did, token)
         if channel == "mqtt":
             if self._mqtt is None:
                 return FAILED, "no MQTT broker configured for the service"
-            payload = json.dumps(message.body(ctx, privacy, self._link)).encode("utf-8")
+            payload = json.dumps(message.body(ctx, privacy, link)).encode("utf-8")
             ok, error = self._mqtt.publish(MQTT_TOPIC.format(ward=ctx.ward), payload, self._timeout)
             return ("delivered", "") if ok else (FAILED, error)
         chan = Channel(ChannelKind(channel), target["url"], target["secret"], privacy)
         if chan.kind is ChannelKind.WEBHOOK:
-            body = message.body(ctx, privacy, self._link) | {"delivery_id": did}
-            body["accept"] = {
-                "path": ACCEPT_PATH.format(delivery_id=did),
-                "token": tokens.token(tokens.load_key(self._r), did),
-            }
+            body = message.body(ctx, privacy, link) | {"delivery_id": did}
+            body["accept"] = {"path": ACCEPT_PATH.format(delivery_id=did), "token": token}
             return send_webhook(chan, body, did, attempt, self._timeout, self._targets)
-        title, content = message.text(ctx, privacy, self._link)
+        title, content = message.text(ctx, privacy, link)
         return send_apprise(chan, title, content)
 
     def _handled(self, ctx: message.Context) -> bool:

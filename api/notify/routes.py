@@ -1,16 +1,17 @@
-"""REST for reaching people: the ward rota and the accept call of a delivered notification."""
+"""REST for reaching people: the ward rota (versioned, with its history) and the accept call of a
+delivered notification."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from redis.exceptions import WatchError
 
 from api import alert_store
+from api.actor import recorded_actor
 from api.alerting_examples import ok
 from api.auth import authenticate
 from api.deps import (
@@ -25,11 +26,12 @@ from api.deps import (
 )
 from api.notify import accept as accepting
 from api.notify import keys as nkeys
-from api.notify.rota import Rota, RotaPut, public_record, record
+from api.notify import rota_store
+from api.notify.rota import Rota, RotaPut, public_record
 from api.notify.rota_targets import rota_refusal
-from api.registry import iso_utc
 from api.routes.care_plans import problem
 from api.schemas import problem_responses
+from api.security.principal import Kind
 
 router = APIRouter(tags=["notifications"])
 
@@ -63,9 +65,11 @@ ROTA_EXAMPLE = {
         ],
         "mqtt": {"privacy": "minimal"},
     },
-    "set_by": "admin",
+    "set_by": "ward.admin",
     "set_at": "2026-01-05T09:00:00.000Z",
+    "principal": "u-0123456789abcdef",
 }
+ROTA_HISTORY_EXAMPLE = {"items": [ROTA_EXAMPLE]}
 ACCEPT_EXAMPLE = {
     "delivery_id": "4f1c…",
     "status": "accepted",
@@ -89,6 +93,7 @@ SHOWN = (
     "last_error",
     "delivered_at",
     "sent_at",
+    "read_at",
     "accepted_at",
 )
 DELIVERIES_EXAMPLE = {
@@ -105,6 +110,7 @@ DELIVERIES_EXAMPLE = {
             "updated_at": "2026-01-05T09:00:01.000Z",
             "last_error": "",
             "delivered_at": "2026-01-05T09:00:01.000Z",
+            "read_at": "2026-01-05T09:01:30.000Z",
             "accepted_at": "2026-01-05T09:02:10.000Z",
         }
     ]
@@ -139,29 +145,37 @@ async def get_rota(ward_id: ReadableWard, r: RedisDep) -> dict[str, Any]:
     return public_record(ward_id, await r.get(nkeys.rota(ward_id)))
 
 
-@router.put("/wards/{ward_id}/rota", responses={**ok(ROTA_EXAMPLE), **problem_responses(422)})
+@router.put("/wards/{ward_id}/rota", responses={**ok(ROTA_EXAMPLE), **problem_responses(409, 422)})
 async def put_rota(request: Request, ward_id: WritableWard, body: RotaPut, r: RedisDep, now: NowDep) -> Any:
-    """Replace the ward's rota. Tier k is told when an alert reaches tier k of the ward's escalation
-    ladder (`alerting-config`); webhooks need a signing secret; apprise URLs are checked by apprise."""
+    """Replace the ward's rota (the next version; its history keeps every one). Tier k is told when an
+    alert reaches tier k of the ward's escalation ladder (`alerting-config`); webhooks need a signing
+    secret; apprise URLs are checked by apprise. 409 when `if_version` is not the current version."""
     principal = await authenticate(request)
     refused = await rota_refusal(body, get_settings(request))
     if refused:
         return problem(request, 422, "Unprocessable Content", refused)
-    key = nkeys.rota(ward_id)
-    rota = Rota.from_put(body)
-    async with r.pipeline(transaction=True) as pipe:
-        while True:
-            try:
-                await pipe.watch(key)
-                raw = await pipe.get(key)
-                version = 1 + (0 if raw is None else int(json.loads(raw)["version"]))
-                text = json.dumps(record(ward_id, rota, version, principal.subject, iso_utc(now)))
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(key, text)
-                await pipe.execute()
-                return public_record(ward_id, text)
-            except WatchError:
-                continue
+    try:
+        stored = await rota_store.set_rota(
+            r,
+            ward_id,
+            Rota.from_put(body),
+            set_by=await recorded_actor(request, r, principal.subject),
+            principal=principal.subject,
+            now=now,
+            if_version=body.if_version,
+        )
+    except rota_store.VersionConflict as err:
+        return problem(request, 409, "Conflict", str(err))
+    return public_record(ward_id, json.dumps(stored))
+
+
+@router.get("/wards/{ward_id}/rota/history", responses=ok(ROTA_HISTORY_EXAMPLE))
+async def rota_history(
+    ward_id: ReadableWard, r: RedisDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> dict[str, Any]:
+    """Every version of the ward's rota, newest first: who set it (`set_by`, `principal`) and when.
+    Secrets are masked as in GET."""
+    return {"items": await rota_store.history(r, ward_id, limit)}
 
 
 @router.post(
@@ -171,11 +185,12 @@ async def put_rota(request: Request, ward_id: WritableWard, body: RotaPut, r: Re
 async def accept_delivery(
     request: Request, principal: AlertHandler, delivery_id: str, body: AcceptRequest, r: RedisDep, now: NowDep
 ) -> Any:
-    """Accept the alert a delivery carried (the token from its signed message): it is acknowledged as
-    the delivery's recipient. 404 for an unknown delivery, a wrong token or a ward the caller does
-    not see; 409 once the alert is resolved."""
+    """Accept the alert a delivery carried (the token from its message): it is acknowledged as the
+    delivery's recipient (as yourself when signed in). 404 for an unknown delivery, a wrong token or
+    a ward the caller does not see; 409 once the alert is resolved."""
+    person = await recorded_actor(request, r, "") if principal.kind is Kind.USER else None
     try:
-        alert = await accepting.accept(r, delivery_id, body.token, now, principal.sees_ward)
+        alert = await accepting.accept(r, delivery_id, body.token, now, principal.sees_ward, person)
     except accepting.BadToken:
         return problem(request, 404, "Not Found", "no such delivery for this token")
     except alert_store.NotFound:

@@ -6,26 +6,23 @@ from __future__ import annotations
 import json
 import queue
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from email import message_from_bytes, policy
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import redis
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from paho.mqtt.enums import CallbackAPIVersion
 
 from alerting.model import Priority
 from api.notify.delivery import NotificationDelivery
 from api.notify.mqtt_channel import MqttPublisher
 from tests.api.webhook_receiver import LOCAL_TARGETS, receiver
+from tests.notify.smtp import mail_text, mail_url, smtp_server
 from tests.notify.support import (
     T0,
     WARD,
     Clock,
     clear_condition,
+    deliveries,
     enrol,
     first_status,
     pump,
@@ -33,55 +30,30 @@ from tests.notify.support import (
     set_rota,
     webhook,
 )
-from tests.services import MosquittoBroker, free_port
+from tests.services import MosquittoBroker
 
 NHS = "9434765919"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.content if isinstance(envelope.content, bytes) else b""
-        self.mails.append((list(envelope.rcpt_tos), content))
-        return "250 Message accepted"
-
-
-@contextmanager
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-def _mail_url(port: int) -> str:
-    return f"mailto://127.0.0.1:{port}/?from=alerts@oxiward.example&to=nurse@ward.example&secure=no"
 
 
 def test_an_email_reaches_the_rota_without_patient_identifiers(redis_url: str) -> None:
     r = redis.Redis.from_url(redis_url)
     enrol(r, "p-secret-id", "NW-07", nhs=NHS)
     with smtp_server() as (inbox, port):
-        channel = {"kind": "apprise", "url": _mail_url(port)}
+        channel = {"kind": "apprise", "url": mail_url(port)}
         set_rota(r, {"tiers": [{"recipients": [{"name": "Nurse A", "channels": [channel]}]}]})
         alert_id = raise_alert(r, "p-secret-id", T0)
         worker = NotificationDelivery(r, link_base="https://oxiward.example", clock=Clock(T0))
         pump(worker, lambda: len(inbox.mails) == 1)
     [(to, raw)] = inbox.mails
     assert to == ["nurse@ward.example"]
-    mail = message_from_bytes(raw, policy=policy.default)
-    text = str(mail["Subject"]) + "\n" + mail.get_body(("plain", "html")).get_content()  # type: ignore[union-attr]
+    text = mail_text(raw)
     assert "NW-07" in text
     assert "HIGH" in text
-    assert f"https://oxiward.example/ward/{WARD}/patients/p-secret-id" in text  # the link, nothing more
+    [delivery] = deliveries(r, alert_id)
+    assert f"https://oxiward.example/n/{delivery['delivery_id']}?t=" in text  # the tracked link
     assert NHS not in text
     assert "spo2-band" not in text  # the rule is clinical content: not at the default level
-    assert text.count("p-secret-id") == 1
+    assert "p-secret-id" not in text  # the link names the delivery, not the patient
     assert first_status(r, alert_id) == "sent"  # apprise cannot tell delivered
 
 
@@ -90,7 +62,7 @@ def test_good_news_goes_to_machines_but_not_to_peoples_inboxes(redis_url: str) -
     r = redis.Redis.from_url(redis_url)
     enrol(r, "p1", "NW-07")
     with smtp_server() as (inbox, port), receiver() as rx:
-        channels = [{"kind": "apprise", "url": _mail_url(port)}, webhook(rx.url("/hook"))]
+        channels = [{"kind": "apprise", "url": mail_url(port)}, webhook(rx.url("/hook"))]
         set_rota(r, {"tiers": [{"recipients": [{"name": "Nurse A", "channels": channels}]}]})
         raise_alert(r, "p1", T0, Priority.MEDIUM)
         worker = NotificationDelivery(r, clock=Clock(T0), targets=LOCAL_TARGETS)
@@ -130,4 +102,5 @@ def test_the_ward_alert_topic_gets_every_notification(redis_url: str, mosquitto:
     body = json.loads(payload)
     assert (body["ref"], body["priority"], body["alert_id"]) == ("NW-07", "medium", alert_id)
     assert "rule" not in body
-    assert "accept" not in body  # only a webhook's signed message carries an accept token
+    assert "accept" not in body  # only a webhook's signed message carries the accept call
+    assert body["link"].startswith("/n/")  # tracked, relative: this worker was given no public URL

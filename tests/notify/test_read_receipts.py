@@ -21,7 +21,7 @@ from api.notify import keys as nkeys
 from api.notify.delivery import NotificationDelivery
 from tests.api.rest_support import AUTH, api_client
 from tests.api.security_support import bearer, password_token, user
-from tests.api.webhook_receiver import Receiver, receiver
+from tests.api.webhook_receiver import LOCAL_TARGETS, Receiver, receiver
 from tests.notify.smtp import mail_text, mail_url, smtp_server
 from tests.notify.support import (
     T0,
@@ -42,7 +42,9 @@ NOT_VALID = "This link is not valid, or it has expired."
 
 
 def _worker(r: redis.Redis, **kw: Any) -> NotificationDelivery:
-    return NotificationDelivery(r, link_base=BASE, clock=Clock(T0), base_delay_s=0.05, **kw)
+    return NotificationDelivery(
+        r, link_base=BASE, clock=Clock(T0), base_delay_s=0.05, targets=LOCAL_TARGETS, **kw
+    )
 
 
 def _nurse(channel: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from tests.api.webhook_receiver import LOCAL_TARGETS, receiver
 from tests.notify.support import (
     SECRET,
     T0,
-    WARD,
     Clock,
     deliveries,
     enrol,
@@ -61,7 +60,8 @@ def test_a_webhook_gets_a_signed_minimal_message(redis_url: str) -> None:
     assert body["ref"] == "NW-07"
     assert body["priority"] == "high"
     assert body["alert_id"] == alert_id
-    assert body["link"] == f"https://oxiward.example/ward/{WARD}/patients/p1"
+    # The tracked link (following it records `read`), with the accept token: no patient id in it.
+    assert body["link"] == f"https://oxiward.example/n/{body['delivery_id']}?t={body['accept']['token']}"
     # Minimal privacy: no rule, no NHS number, no patient field beyond the ward-local reference.
     assert "rule" not in body
     assert "patient_id" not in body
