@@ -171,3 +171,22 @@ async def test_no_audit_no_data(own_redis: RedisServer) -> None:
     assert "audit" in read.json()["detail"]
     assert "Bed 7" not in read.text
     assert read.headers["x-request-id"]
+
+
+async def test_entries_are_kept_whatever_their_age(client: httpx.AsyncClient, redis_url: str) -> None:
+    """Retention is the operator's (docs/api.md): the service trims nothing, by age or by length."""
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        old = {"actor": "anonymous", "role": "", "action": "read", "method": "GET", "route": "/v1/wards"}
+        old |= {"patients": "", "patients_total": "0", "wards": "", "target": "", "status": "401"}
+        r.xadd(keys.AUDIT, {**old, "outcome": "denied", "request_id": "from-1970", "client": ""}, id="1000-0")
+        for _ in range(50):
+            await client.get("/v1/wards", headers=AUTH)
+        length = r.xlen(keys.AUDIT)
+        first = r.xrange(keys.AUDIT, count=1)
+    finally:
+        r.close()
+    found = await client.get("/v1/audit", params={"to": "1970-01-01T00:00:02Z"}, headers=AUTH)
+    assert length == 1 + 50  # the 1970 entry, then one per request
+    assert first[0][0] == "1000-0"
+    assert [e["request_id"] for e in found.json()["items"]] == ["from-1970"]
