@@ -50,18 +50,20 @@ VITAL_SIGNS = [
 #: Search `code=` tokens per kind (s: SpO2, p: pulse).
 CODES_OF_KIND = {"s": {"2708-6", "59408-5", "150456"}, "p": {"8867-4", "149530"}}
 
-#: PLX Measurement Status bit (clinical-rules.md §6.1) -> measurement-status code (PHD / PoCD IGs).
+#: PLX Measurement Status bit (clinical-rules.md §6.1) -> code of the measurement-status code system
+#: (terminology.hl7.org, from the PoCD IG), which has only these five of the PLX bits. The other
+#: bits are said elsewhere: invalid (15) and not available (13) make the value unscorable, so the
+#: Observation carries a dataAbsentReason instead of a value; demo (10) and test (11) data are
+#: labelled HTEST in meta.security (PHD IG).
 MEASUREMENT_STATUS_CODES = {
     5: "msmt-ongoing",
     6: "early-indication",
     7: "validated-data",
-    10: "demo-data",
-    11: "test-data",
     12: "calibration-ongoing",
-    13: "not-available",
     14: "questionable",
-    15: "invalid",
 }
+#: PLX Measurement Status bits of demonstration (10) and test (11) data.
+NOT_REAL_DATA_BITS = (1 << 10) | (1 << 11)
 
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _MAC = re.compile(r"^[0-9A-F]{2}(?:-[0-9A-F]{2}){5}$")

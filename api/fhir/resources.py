@@ -3,7 +3,8 @@
 Observations follow the UK Core vital-signs profiles (anchors.md §3.1) and the PHD IG habits
 (§3.1): one Observation per vital sign of a reading; device reference; the reading id as an
 identifier (so a receiver can de-duplicate re-sent readings); PLX Measurement Status as
-measurement-status codes in `interpretation`; and for a value the device flagged unusable
+measurement-status codes in `interpretation` where that code system has them (api/fhir/codes.py);
+demo and test data labelled HTEST; and for a value the device flagged unusable
 (alerting/quality.py: probe off, invalid, ...) or did not send, no `valueQuantity` but a
 `dataAbsentReason` (FHIR obs-6: never both), with the reasons in its text.
 """
@@ -68,7 +69,7 @@ def observations(patient_id: str, reading: dict[str, Any], kinds: frozenset[str]
         interpretation = _interpretation(reading, questionable)
         if interpretation:
             resource["interpretation"] = interpretation
-        if {"demo-data", "test-data"} & {i["coding"][0]["code"] for i in interpretation}:
+        if (reading["status"]["measurement"] or 0) & codes.NOT_REAL_DATA_BITS:
             # PHD IG: test and demonstration data are labelled HTEST so no one treats them as real.
             resource["meta"]["security"] = [{"system": codes.ACT_REASON, "code": "HTEST"}]
         out.append(resource)

@@ -102,9 +102,14 @@ async def test_observations_follow_uk_core_vital_signs(redis_url: str) -> None:
     # Questionable: the value stays, with the measurement-status interpretation.
     assert spo2[3]["valueQuantity"]["value"] == 91.0
     assert spo2[3]["interpretation"][0]["coding"][0]["code"] == "questionable"
-    # Test data is labelled HTEST.
+    # Test data is labelled HTEST, and its value is unscorable (clinical-rules §6.2.2).
     assert spo2[4]["meta"]["security"][0]["code"] == "HTEST"
-    assert spo2[4]["interpretation"][0]["coding"][0]["code"] == "test-data"
+    assert spo2[4]["dataAbsentReason"]["coding"][0]["code"] == "error"
+    # Interpretations use only codes the measurement-status code system defines (PoCD IG).
+    defined = {"questionable", "calibration-ongoing", "validated-data", "early-indication", "msmt-ongoing"}
+    used = {c["code"] for o in spo2 + pulse for i in o.get("interpretation", []) for c in i["coding"]}
+    assert used
+    assert used <= defined
 
 
 async def test_search_by_date_and_code_and_follow_next_links(redis_url: str) -> None:
