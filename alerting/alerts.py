@@ -122,6 +122,8 @@ class Alert:
     snoozed_until: datetime | None = None
     #: The priority the snooze covers: it never silences anything higher.
     snooze_priority: Priority | None = None
+    #: When the unbroken run of snoozes ending at `snoozed_until` began (lifecycle.snooze caps it).
+    snoozed_since: datetime | None = None
     resolved_by: str | None = None
     resolved_at: datetime | None = None
     outcome: str | None = None
@@ -187,6 +189,7 @@ class Alert:
             snoozed_by=codec.opt_str_in(f("snoozed_by"), "snoozed_by"),
             snoozed_until=codec.opt_dt_in(f("snoozed_until"), "snoozed_until"),
             snooze_priority=codec.opt_priority_in(f("snooze_priority"), "snooze_priority"),
+            snoozed_since=codec.opt_dt_in(f("snoozed_since"), "snoozed_since"),
             resolved_by=codec.opt_str_in(f("resolved_by"), "resolved_by"),
             resolved_at=codec.opt_dt_in(f("resolved_at"), "resolved_at"),
             outcome=codec.opt_str_in(f("outcome"), "outcome"),

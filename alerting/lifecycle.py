@@ -12,7 +12,8 @@ Rules propose, the lifecycle decides (style.md practice 16). The rules of the li
    latching alarm signal, §5.1; ACM "latched" state, §5.2). Below it the alert is non-latching: it
    resolves itself with outcome "all-clear" and one all-clear notification (§5.1, practice 16).
 4. **Snooze** has a time limit and covers only the priority it was given at: an upgrade ends it and
-   notifies (practice 16: a lower-level snooze never silences a higher level).
+   notifies (practice 16: a lower-level snooze never silences a higher level). A running snooze is
+   never replaced unseen, and snoozes in a row are capped in total (`snooze`).
 5. **A resolved alert never notifies again**: every operation on it is refused or ignored.
 6. **Late data** (§6.2.5) raises or upgrades the alert on its measured time but is marked late (no
    page); older evidence never clears a condition that newer evidence set.
@@ -116,6 +117,7 @@ def reopen(alert: Alert, now: datetime) -> Alert:
         snoozed_by=None,
         snoozed_until=None,
         snooze_priority=None,
+        snoozed_since=None,
         tier_since=now,
     )
 
@@ -224,16 +226,60 @@ def resolve(alert: Alert, by: str, now: datetime, outcome: str) -> Alert:
     )
 
 
-def snooze(alert: Alert, by: str, now: datetime, duration: timedelta, *, max_snooze: timedelta) -> Alert:
-    """Hold reminders and escalation for `duration` (at most `max_snooze`), at this priority only."""
+def snooze(
+    alert: Alert,
+    by: str,
+    now: datetime,
+    duration: timedelta,
+    *,
+    max_snooze: timedelta,
+    max_total: timedelta | None = None,
+    seen_until: datetime | None = None,
+) -> Alert:
+    """Hold reminders and escalation for `duration` (at most `max_snooze`), at this priority only.
+
+    - A running snooze is never replaced unseen (issue 6.3: two clinicians acting at once see a clear
+      result, never a silent overwrite): snoozing an alert that is snoozed now is refused as
+      `Superseded` (REST 409, nothing changed; the message names who snoozed it until when) unless
+      `seen_until` is that snooze's `snoozed_until` -- the clinician saw it and means to change it.
+      An ended snooze (expired, or ended by an upgrade) is not running: nothing to overwrite.
+    - Snoozes in a row (each given while the one before still runs) hold the alert at most
+      `max_total` (default `max_snooze`) from when the first began, so chaining them never holds
+      escalation for longer than the ward allows (LifecycleError otherwise, REST 422). The sources give
+      no figure for this (clinical-rules.md gives only S-RAD97's 2 min bedside silence), so the
+      ward sets it (api/ward_config.py `snooze_chain_max_s`); a snooze given after the last one
+      ended starts a new run: the ladder's clock ran in between.
+    """
     require_open(alert, "snooze")
     require_name(by, "snoozing")
     if not timedelta(0) < duration <= max_snooze:
         raise LifecycleError(f"a snooze must last more than 0 and at most {max_snooze}, got {duration}")
+    until, since, detail = now + duration, now, ""
+    running = alert.snoozed_until if alert.is_snoozed(now) else None
+    if running is not None:
+        if seen_until != running:
+            raise Superseded(_snoozed_meanwhile(alert, running, seen_until))
+        # Records from before `snoozed_since` existed start their run now.
+        since = alert.snoozed_since or now
+        limit = max_total or max_snooze
+        if until - since > limit:
+            raise LifecycleError(
+                f"alert {alert.alert_id} has been snoozed since {since.isoformat()}: snoozes in a row may "
+                f"hold it at most {limit} in all, so this one may end by {(since + limit).isoformat()}"
+            )
+        detail = f" (replacing {alert.snoozed_by}'s snooze until {running.isoformat()})"
     return replace(
         alert,
         snoozed_by=by,
-        snoozed_until=now + duration,
+        snoozed_until=until,
         snooze_priority=alert.priority,
-        events=_event(alert, now, EventKind.SNOOZED, by=by, detail=f"until {(now + duration).isoformat()}"),
+        snoozed_since=since,
+        events=_event(alert, now, EventKind.SNOOZED, by=by, detail=f"until {until.isoformat()}{detail}"),
     )
+
+
+def _snoozed_meanwhile(alert: Alert, running: datetime, seen: datetime | None) -> str:
+    said = f"alert {alert.alert_id} is already snoozed by {alert.snoozed_by} until {running.isoformat()}"
+    if seen is None:
+        return said
+    return f"{said}, not until {seen.isoformat()} as seen"

@@ -15,6 +15,7 @@ record around them. Record JSON (value in keys.alerts(pid), field = alert id):
      # since issue 4:
      "technical": bool, "reasons": [str], "condition_active": bool, "last_measured_at": ISO,
      "snoozed_by": str | null, "snoozed_until": ISO | null, "snooze_priority": str | null,
+     "snoozed_since": ISO | null,                                    # since issue 6: the run's start
      "tier": int, "tier_since": ISO | null,
      "news2_total": int | null, "news2_partial": bool | null, "response": str | null,
      "events": [{"at": ISO, "kind": str, "priority": str, "by": str | null, "detail": str,
@@ -146,6 +147,7 @@ def to_alert(record: dict[str, Any]) -> Alert:
         snoozed_by=record.get("snoozed_by"),
         snoozed_until=_opt_dt(record.get("snoozed_until")),
         snooze_priority=None if snooze_priority is None else Priority(snooze_priority),
+        snoozed_since=_opt_dt(record.get("snoozed_since")),
         resolved_by=record.get("resolved_by"),
         resolved_at=_opt_dt(record.get("resolved_at")),
         outcome=record.get("outcome"),
@@ -208,6 +210,7 @@ def to_record(
         "snoozed_by": alert.snoozed_by,
         "snoozed_until": opt_iso(alert.snoozed_until),
         "snooze_priority": None if alert.snooze_priority is None else alert.snooze_priority.value,
+        "snoozed_since": opt_iso(alert.snoozed_since),
         "tier": alert.tier,
         "tier_since": opt_iso(alert.tier_since),
         "events": _capped(alert.events),

@@ -268,13 +268,21 @@ async def snooze(
     duration: timedelta,
     max_snooze: timedelta,
     now: datetime,
+    *,
+    max_total: timedelta | None = None,
+    seen_until: datetime | None = None,
 ) -> dict[str, Any]:
-    """Hold reminders and escalation for `duration` (at most `max_snooze`), at this priority only.
+    """Hold reminders and escalation for `duration` (at most `max_snooze`), at this priority only
+    (alerting.lifecycle.snooze: a running snooze is replaced only when `seen_until` names it, and
+    snoozes in a row hold the alert at most `max_total`).
 
-    Raises NotFound, Conflict (resolved) or Refused (duration beyond the ward's maximum)."""
+    Raises NotFound; Conflict when resolved, or snoozed meanwhile by someone (the message says who
+    until when); Refused when the duration or the run of snoozes goes beyond the ward's maximum."""
 
     def act(alert: Alert) -> Alert:
-        return lifecycle.snooze(alert, by, now, duration, max_snooze=max_snooze)
+        return lifecycle.snooze(
+            alert, by, now, duration, max_snooze=max_snooze, max_total=max_total, seen_until=seen_until
+        )
 
     return await _transition(r, patient_id, alert_id, now, act)
 

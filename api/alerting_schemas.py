@@ -114,6 +114,7 @@ class WardAlertingPut(BaseModel):
                         "schedule": ["09:00", "13:00", "17:00"],
                         "timezone": "Europe/London",
                         "snooze_max_s": 1800,
+                        "snooze_chain_max_s": 3600,
                         "technical": {
                             "gateway_offline_after_s": 600,
                             "stale_after_s": 900,
@@ -130,7 +131,8 @@ class WardAlertingPut(BaseModel):
     config: dict[str, Any] = Field(
         description="escalation {tiers [{name, ack_within_s}], min_priority, repeat_last}, overdue {steps "
         "[{after_s, priority, action}], early_tolerance_s}, schedule [HH:MM], timezone, snooze_max_s, "
-        "latch_from, technical {gateway_offline_after_s, stale_after_s, battery_low_percent}"
+        "snooze_chain_max_s (snoozes in a row at most this long in all; null: snooze_max_s), latch_from, "
+        "technical {gateway_offline_after_s, stale_after_s, battery_low_percent}"
     )
     by: ShortText
     reason: Reason
@@ -156,6 +158,7 @@ class WardAlertingRead(BaseModel):
                         "schedule": ["09:00", "13:00", "17:00"],
                         "timezone": "Europe/London",
                         "snooze_max_s": 1800.0,
+                        "snooze_chain_max_s": None,
                         "latch_from": "high",
                         "technical": None,
                     },
@@ -181,11 +184,23 @@ class WardAlertingRead(BaseModel):
 
 class SnoozeRequest(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"by": "nurse-jb", "minutes": 15}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"by": "nurse-jb", "minutes": 15},
+                {"by": "nurse-jb", "minutes": 15, "seen_snoozed_until": "2026-11-30T09:10:00.000Z"},
+            ]
+        },
     )
 
     by: ShortText
     minutes: float = Field(gt=0, le=24 * 60, description="at most the ward's snooze_max_s")
+    seen_snoozed_until: AwareDatetime | None = Field(
+        default=None,
+        description="the `snoozed_until` of the running snooze the caller saw and means to change; "
+        "without it (or when it differs), snoozing an alert that is snoozed already is a 409 naming "
+        "who snoozed it until when, and nothing changes",
+    )
 
 
 class EscalateRequest(BaseModel):

@@ -261,6 +261,9 @@ class AlertRead(BaseModel):
     snoozed_by: str | None = None
     snoozed_until: UtcTime | None = None
     snooze_priority: str | None = None
+    snoozed_since: UtcTime | None = Field(
+        default=None, description="when the run of snoozes in a row that ends at snoozed_until began"
+    )
     tier: int = Field(default=0, description="escalation tier now notified (0 = first)")
     tier_since: UtcTime | None = None
     news2_total: int | None = None

@@ -1,12 +1,16 @@
 """A ward's alerting configuration: escalation ladder, missed-reading ladder, reading schedule, snooze
-maximum, technical-alert thresholds, latching. Stored per ward, versioned like care plans.
+maxima, technical-alert thresholds, latching. Stored per ward, versioned like care plans.
 
 Every figure here is **LOCAL** (docs/clinical-rules-implemented.md): the sources give no national
 escalation times (§5.2, §2.4 [secondary]), no missed-reading rule (§1.8 [unconfirmed]) and no
 technical thresholds (§5.3 item 3). So a ward without a configuration escalates nothing, raises no
-overdue and no technical alert; only the snooze maximum, the time zone and latching have defaults:
+overdue and no technical alert; only the snooze maxima, the time zone and latching have defaults:
 
 - snooze at most 30 min (LOCAL; S-RAD97's 2 min silence is a bedside figure, not a virtual ward's);
+- snoozes in a row (each given while the last still runs) hold an alert at most `snooze_chain_max_s`
+  from the first, by default the snooze maximum itself (LOCAL and conservative: clinical-rules.md
+  gives no figure for repeated silencing, so a snooze can be changed but never stretched beyond one
+  maximum unless the ward says so);
 - Europe/London, the NHS wards' wall clock for the reading slots (§1.4 Dorset 09:00/13:00/17:00);
 - high priority latches (§5.1, issue 4).
 
@@ -37,7 +41,16 @@ DEFAULT_SNOOZE_MAX_S = 30 * 60.0
 MAX_SNOOZE_MAX_S = 24 * 3600.0
 DEFAULT_TIMEZONE = "Europe/London"
 _FIELDS = frozenset(
-    {"escalation", "overdue", "schedule", "timezone", "snooze_max_s", "latch_from", "technical"}
+    {
+        "escalation",
+        "overdue",
+        "schedule",
+        "timezone",
+        "snooze_max_s",
+        "snooze_chain_max_s",
+        "latch_from",
+        "technical",
+    }
 )
 _TECHNICAL = frozenset({"gateway_offline_after_s", "stale_after_s", "battery_low_percent"})
 
@@ -61,12 +74,18 @@ class WardConfig:
     schedule: tuple[str, ...] = ()
     timezone: str = DEFAULT_TIMEZONE
     snooze_max_s: float = DEFAULT_SNOOZE_MAX_S
+    #: Snoozes in a row hold an alert at most this long in all; None: `snooze_max_s`.
+    snooze_chain_max_s: float | None = None
     latch_from: Priority = Priority.HIGH
     technical: TechnicalPolicy | None = None
 
     @property
     def snooze_max(self) -> timedelta:
         return timedelta(seconds=self.snooze_max_s)
+
+    @property
+    def snooze_chain_max(self) -> timedelta:
+        return timedelta(seconds=self.snooze_chain_max_s or self.snooze_max_s)
 
     @property
     def tz(self) -> tzinfo:
@@ -80,6 +99,7 @@ class WardConfig:
             "schedule": list(self.schedule),
             "timezone": self.timezone,
             "snooze_max_s": self.snooze_max_s,
+            "snooze_chain_max_s": self.snooze_chain_max_s,
             "latch_from": self.latch_from.value,
             "technical": None
             if t is None
@@ -111,12 +131,18 @@ class WardConfig:
             raise ConfigError(str(err)) from err
         if not 0 < self.snooze_max_s <= MAX_SNOOZE_MAX_S:
             raise ConfigError("snooze_max_s must be more than 0 and at most 86400 (one day)")
+        chain = self.snooze_chain_max_s
+        if chain is not None and not self.snooze_max_s <= chain <= MAX_SNOOZE_MAX_S:
+            raise ConfigError(
+                "snooze_chain_max_s must be at least snooze_max_s and at most 86400 (one day), or null"
+            )
         zone(self.timezone)
 
 
 def _decode(data: Mapping[str, object]) -> WardConfig:
     codec.reject_unknown(data, _FIELDS, "alerting config")
     escalation, overdue, technical = data.get("escalation"), data.get("overdue"), data.get("technical")
+    chain = data.get("snooze_chain_max_s")
     policy = None
     if technical is not None:
         given = codec.mapping_in(technical, "technical")
@@ -134,6 +160,7 @@ def _decode(data: Mapping[str, object]) -> WardConfig:
         schedule=codec.strs_in(data.get("schedule", []), "schedule"),
         timezone=codec.str_in(data.get("timezone", DEFAULT_TIMEZONE), "timezone"),
         snooze_max_s=codec.num_in(data.get("snooze_max_s", DEFAULT_SNOOZE_MAX_S), "snooze_max_s"),
+        snooze_chain_max_s=None if chain is None else codec.num_in(chain, "snooze_chain_max_s"),
         latch_from=codec.priority_in(data.get("latch_from", Priority.HIGH.value), "latch_from"),
         technical=policy,
     )

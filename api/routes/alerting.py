@@ -51,14 +51,25 @@ async def snooze_alert(
     """Hold reminders and escalation of an open alert for `minutes`, at its current priority only.
 
     An upgrade ends the snooze and notifies at once. At most the ward's `snooze_max_s` (422 beyond it);
-    409 once resolved.
+    409 once resolved. A running snooze is changed only when `seen_snoozed_until` names it: otherwise
+    409 with the current record (who snoozed it until when), so two clinicians snoozing at once never
+    overwrite each other silently. Snoozes in a row hold the alert at most the ward's
+    `snooze_chain_max_s` from the first (422 beyond it).
     """
     config = ward_config.config_from_raw(await r.get(keys.ward_alerting(patient.ward_id)))
     duration = timedelta(minutes=body.minutes)
     try:
         by = await recorded_actor(request, r, body.by)
         alert = await alert_store.snooze(
-            r, patient.patient_id, alert_id, by, duration, config.snooze_max, now
+            r,
+            patient.patient_id,
+            alert_id,
+            by,
+            duration,
+            config.snooze_max,
+            now,
+            max_total=config.snooze_chain_max,
+            seen_until=body.seen_snoozed_until,
         )
     except alert_store.Refused as err:
         return problem(request, 422, "Unprocessable Content", str(err))

@@ -26,10 +26,14 @@ function say(alertId, text, bad) {
   messages.set(alertId, { text, bad });
 }
 
-function describe(record) {
+function describe(record, path) {
   if (record.state === "resolved") {
     return "Already resolved by " + record.resolved_by + " at " + fmtTime(record.resolved_at) +
       (record.outcome ? " (" + record.outcome + ")" : "");
+  }
+  // A snooze refused because someone else's snooze runs (the service never replaces it unseen).
+  if (path.endsWith("/snooze") && record.snoozed_until) {
+    return "Already snoozed by " + record.snoozed_by + " until " + fmtTime(record.snoozed_until);
   }
   // An escalation refused because the alert had already moved up a tier (someone else pressed first).
   const escalated = (record.events || []).filter((e) => e.kind === "escalated").pop();
@@ -46,7 +50,7 @@ async function act(alert, path, body, done) {
     return done(record);
   } catch (err) {
     if (err instanceof ApiError && err.status === 409 && err.body && err.body.alert) {
-      say(alert.alert_id, describe(err.body.alert), true);
+      say(alert.alert_id, describe(err.body.alert, path), true);
       return null;
     }
     throw err;
@@ -84,7 +88,8 @@ const FORMS = {
       return [el("fieldset", {}, el("legend", {}, "Hold reminders and escalation for (at most " + limit + " min on this ward)"),
         ...options.map((m, i) => radio("minutes", String(m), m + " minutes", i === 0)))];
     },
-    body: (form) => ({ by: me(), minutes: Number(form.elements.minutes.value) }),
+    // seen_snoozed_until: the snooze this clinician saw (if any) is the one they mean to change.
+    body: (form, alert) => ({ by: me(), minutes: Number(form.elements.minutes.value), seen_snoozed_until: alert.snoozed_until || null }),
     path: "/snooze",
     done: (alert, r) => say(alert.alert_id, "Snoozed by you until " + fmtTime(r.snoozed_until), false),
   },

@@ -13,7 +13,7 @@ from alerting.alerts import AlertRequest, Notification, NotificationKind
 from alerting.book import AlertBook
 from alerting.continuous import Change, ContinuousSettings, ContinuousState, advance
 from alerting.escalation import escalate, ward_ladder
-from alerting.lifecycle import acknowledge, clear_condition, propose, resolve, snooze
+from alerting.lifecycle import LifecycleError, acknowledge, clear_condition, propose, resolve, snooze
 from alerting.model import Priority
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -80,11 +80,22 @@ def step(run: Run, index: int, op: tuple[object, ...]) -> None:
     elif current is not None and kind == "snooze":
         minutes = op[2]
         assert isinstance(minutes, int)
-        book.put(snooze(current, "nurse.a", now, timedelta(minutes=minutes), max_snooze=MAX_SNOOZE))
+        # The clinician sees the alert as it stands (a running snooze is changed knowingly).
+        length, seen = timedelta(minutes=minutes), current.snoozed_until
+        try:
+            book.put(snooze(current, "nurse.a", now, length, max_snooze=MAX_SNOOZE, seen_until=seen))
+        except LifecycleError:  # only the cap on snoozes in a row may refuse it
+            assert current.is_snoozed(now)
+            assert current.snoozed_since is not None
+            assert now + length - current.snoozed_since > MAX_SNOOZE
     run.sent += [(index, n) for n in notes]
     for alert in book.alerts():
         if alert.is_open:
             assert alert.priority >= run.priority_seen.get(alert.alert_id, alert.priority)
+            if alert.is_snoozed(now):  # snoozes in a row never hold it longer than the maximum
+                assert alert.snoozed_until is not None
+                assert alert.snoozed_since is not None
+                assert alert.snoozed_until - alert.snoozed_since <= MAX_SNOOZE
             run.priority_seen[alert.alert_id] = alert.priority
     # ids resolved *before* this step must not appear in this step's notifications
     assert not {n.alert_id for n in notes} & run.resolved, f"resolved alert notified at minute {index}"

@@ -3,6 +3,7 @@ alerts raised by the real worker from readings stored through the ingest store, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from api.deps import utc_now
 from api.main import create_app
 from tests.api import factories
-from tests.api.rest_support import AUTH, evaluate, running, settings, store_readings
+from tests.api.rest_support import AUTH, clocked_client, evaluate, running, settings, store_readings
 from tests.api.security_support import api_key, bearer
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -139,6 +140,58 @@ async def test_snooze_is_limited_by_the_ward(client: httpx.AsyncClient, redis_ur
     assert missing.status_code == 404
 
 
+async def test_two_snoozes_at_once_one_wins_and_the_other_is_told_who(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    readings(redis_url, [91.0])
+    [alert] = (await client.get(f"/v1/patients/{PID}/alerts", headers=AUTH)).json()["items"]
+    url = f"/v1/patients/{PID}/alerts/{alert['alert_id']}/snooze"
+    answers = await asyncio.gather(
+        client.post(url, json={"by": "nurse-jb", "minutes": 15}, headers=AUTH),
+        client.post(url, json={"by": "nurse-kc", "minutes": 10}, headers=AUTH),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    won = next(a for a in answers if a.status_code == 200).json()
+    lost = next(a for a in answers if a.status_code == 409).json()
+    other = "nurse-kc" if won["snoozed_by"] == "nurse-jb" else "nurse-jb"
+    # The loser's answer names the winner and the snooze's end; nothing of theirs was saved.
+    assert f"already snoozed by {won['snoozed_by']} until" in lost["detail"]
+    assert (lost["alert"]["snoozed_by"], lost["alert"]["snoozed_until"]) == (
+        won["snoozed_by"],
+        won["snoozed_until"],
+    )
+    assert [e["kind"] for e in lost["alert"]["events"]].count("snoozed") == 1
+    # Having seen it, they may change it: recorded as replacing the winner's snooze.
+    seen = {"by": other, "minutes": 20, "seen_snoozed_until": won["snoozed_until"]}
+    changed = await client.post(url, json=seen, headers=AUTH)
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["snoozed_by"], body["snoozed_until"], body["snoozed_since"]) == (
+        other,
+        "2026-11-30T12:20:00.000Z",
+        "2026-11-30T12:00:00.000Z",
+    )
+    assert f"replacing {won['snoozed_by']}'s snooze" in body["events"][-1]["detail"]
+    # Snoozes in a row hold it at most the ward's snooze maximum (30 min by default) in all.
+    again = {"by": other, "minutes": 25, "seen_snoozed_until": body["snoozed_until"]}
+    async with clocked_client(redis_url, NOW + timedelta(minutes=10)) as later:
+        too_long = await later.post(url, json=again, headers=AUTH)
+        assert too_long.status_code == 422
+        assert (
+            "at most 0:30:00 in all, so this one may end by 2026-11-30T12:30:00" in too_long.json()["detail"]
+        )
+        config = {"config": {"snooze_chain_max_s": 3600}, "by": "matron", "reason": "night cover"}
+        assert (
+            await later.put("/v1/wards/w-a/alerting-config", json=config, headers=AUTH)
+        ).status_code == 200
+        longer = await later.post(url, json=again, headers=AUTH)
+        assert longer.status_code == 200, longer.text
+        assert (longer.json()["snoozed_until"], longer.json()["snoozed_since"]) == (
+            "2026-11-30T12:35:00.000Z",
+            "2026-11-30T12:00:00.000Z",
+        )
+
+
 async def test_ward_alerting_config(client: httpx.AsyncClient) -> None:
     default = (await client.get("/v1/wards/w-a/alerting-config", headers=AUTH)).json()
     assert (default["version"], default["config"]["escalation"], default["config"]["snooze_max_s"]) == (
@@ -174,6 +227,7 @@ async def test_ward_alerting_config(client: httpx.AsyncClient) -> None:
         ({"timezone": "Mars/Olympus"}, "time zone"),
         ({"schedule": ["9am"]}, "HH:MM"),
         ({"snooze_max_s": 0}, "snooze_max_s"),
+        ({"snooze_max_s": 1800, "snooze_chain_max_s": 900}, "at least snooze_max_s"),
         ({"escalate": {}}, "unknown field"),
     ):
         refused = await client.put(

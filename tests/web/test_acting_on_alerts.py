@@ -1,18 +1,22 @@
 """Acting on alerts in the browser: two clinicians acting on the same alert at once -- acknowledging,
-resolving, escalating by hand -- both get a clear answer (who got there first, and when), never a
+resolving, escalating by hand, snoozing -- both get a clear answer (who got there first, and when), never a
 silent overwrite."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.web.support import (
     DESKTOP,
+    PageWatch,
     Service,
+    Ward,
     make_ward,
     open_queue,
     serious_violations,
@@ -22,7 +26,7 @@ from tests.web.support import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
-DEVICE, ESCALATING = "C0:FF:EE:E6:01:01", "C0:FF:EE:E6:01:02"
+DEVICE, ESCALATING, SNOOZING = "C0:FF:EE:E6:01:01", "C0:FF:EE:E6:01:02", "C0:FF:EE:E6:01:03"
 LADDER = {
     "tiers": [{"name": "ward-nurse", "ack_within_s": 900}, {"name": "ward-clinician", "ack_within_s": 900}]
 }
@@ -83,51 +87,92 @@ async def test_two_clinicians_acting_at_once_see_who_got_there_first(
         await c.close()
 
 
-async def test_escalating_by_hand_at_once_tells_the_second_clinician_who_did_it(
-    service: Service, admin: httpx.AsyncClient, browser: Browser
-) -> None:
-    ward = await make_ward(admin, ("p-esc", "Bed 4", ESCALATING))
-    config = {"config": {"escalation": LADDER}, "by": "matron", "reason": "go-live"}
-    assert (await admin.put(f"/v1/wards/{ward.ward_id}/alerting-config", json=config)).status_code == 200
+@dataclass
+class Two:
+    """Two clinicians of one ward, signed in, both watching the same patient's high alert."""
+
+    ward: Ward
+    names: tuple[str, str]
+    pages: tuple[Page, Page]
+    watches: tuple[PageWatch, PageWatch]
+    contexts: list[BrowserContext]
+
+    async def confirm_at_once(self) -> list[str]:
+        """Both press the open dialog's Confirm in the same instant; what each page then says."""
+        confirm = [
+            await p.get_by_role("dialog").get_by_role("button", name="Confirm").element_handle()
+            for p in self.pages
+        ]
+        for watch in self.watches:
+            watch.expected.append("409 (Conflict)")  # the second one: answered, and shown on the page
+        await asyncio.gather(*(b.evaluate("b => b.click()") for b in confirm))
+        for page in self.pages:
+            await expect(page.locator(".action-msg").first).not_to_be_empty()
+        return [await p.locator(".action-msg").first.text_content() or "" for p in self.pages]
+
+    async def close(self) -> None:
+        assert [w.problems for w in self.watches] == [[], []]
+        for c in self.contexts:
+            await c.close()
+
+
+async def two_on_a_high_alert(
+    service: Service, admin: httpx.AsyncClient, browser: Browser, patient: tuple[str, str, str], **config: Any
+) -> Two:
+    ward = await make_ward(admin, patient)
+    if config:
+        body = {"config": config, "by": "matron", "reason": "go-live"}
+        assert (await admin.put(f"/v1/wards/{ward.ward_id}/alerting-config", json=body)).status_code == 200
     contexts = [await browser.new_context(viewport=DESKTOP) for _ in range(2)]
     names = (ward.clinician, ward.other_clinician)
     (nurse, nurse_watch), (doctor, doctor_watch) = [
         await sign_in(c, service.url, name) for c, name in zip(contexts, names, strict=True)
     ]
-    pages = (nurse, doctor)
-    for page in pages:
+    for page in (nurse, doctor):
         await open_queue(page, ward.ward_id)
-    store_spot_checks(service.redis_url, ESCALATING, 97, 88)
-    for page in pages:
+    store_spot_checks(service.redis_url, patient[2], 97, 88)
+    for page in (nurse, doctor):
         await expect(page.locator(".rank")).to_have_text("High priority", timeout=30_000)
+    return Two(ward, names, (nurse, doctor), (nurse_watch, doctor_watch), contexts)
 
+
+async def test_escalating_by_hand_at_once_tells_the_second_clinician_who_did_it(
+    service: Service, admin: httpx.AsyncClient, browser: Browser
+) -> None:
+    two = await two_on_a_high_alert(
+        service, admin, browser, ("p-esc", "Bed 4", ESCALATING), escalation=LADDER
+    )
     # Both saw tier 0 and both ask for the next tier in the same instant: one tier up, not two.
-    for page, why in zip(pages, ("breathless on the phone", "no answer at home"), strict=True):
+    for page, why in zip(two.pages, ("breathless on the phone", "no answer at home"), strict=True):
         await page.get_by_role("button", name="Escalate… high alert for Bed 4").click()
         await page.get_by_role("dialog", name="Escalate alert now").get_by_label("Why (optional)").fill(why)
-    confirm = [
-        await p.get_by_role("dialog").get_by_role("button", name="Confirm").element_handle() for p in pages
-    ]
-    for watch in (nurse_watch, doctor_watch):
-        watch.expected.append("409 (Conflict)")  # the second escalation: answered, and shown below
-    await asyncio.gather(*(b.evaluate("b => b.click()") for b in confirm))
-    for page in pages:
-        await expect(page.locator(".action-msg").first).not_to_be_empty()
-    said = [await p.locator(".action-msg").first.text_content() or "" for p in pages]
+    said = await two.confirm_at_once()
     first = [i for i, s in enumerate(said) if s.startswith("Escalated by you to tier 1 at ")]
     assert len(first) == 1, said
-    winner, why = names[first[0]], ("breathless on the phone", "no answer at home")[first[0]]
+    winner, why = two.names[first[0]], ("breathless on the phone", "no answer at home")[first[0]]
     assert said[1 - first[0]].startswith(f"Already escalated by {winner} to tier 1 at "), said
-    for page in pages:
+    for page in two.pages:
         await expect(page.locator(".alert-who").first).to_contain_text("escalated to tier 1")
 
+    nurse = two.pages[0]
     await nurse.locator("li.row[data-patient='p-esc']").get_by_role("link", name="Bed 4").click()
     history = nurse.locator("#alert-history")
     await expect(history).to_contain_text("Escalated to tier 1")
     await expect(history).to_contain_text(winner)
     await expect(history).to_contain_text(f"by hand to ward-clinician: {why}")
     assert await serious_violations(nurse) == []
-    assert nurse_watch.problems == []
-    assert doctor_watch.problems == []
-    for c in contexts:
-        await c.close()
+    await two.close()
+
+
+async def test_snoozing_at_once_tells_the_second_clinician_whose_snooze_runs(
+    service: Service, admin: httpx.AsyncClient, browser: Browser
+) -> None:
+    two = await two_on_a_high_alert(service, admin, browser, ("p-snz", "Bed 5", SNOOZING))
+    # Both saw it unsnoozed and both snooze it in the same instant: the first snooze stands.
+    for page in two.pages:
+        await page.get_by_role("button", name="Snooze… high alert for Bed 5").click()
+    said = await two.confirm_at_once()
+    first = [i for i, s in enumerate(said) if s.startswith("Snoozed by you until ")]
+    assert len(first) == 1, said
+    assert said[1 - first[0]].startswith(f"Already snoozed by {two.names[first[0]]} until "), said
+    await two.close()
