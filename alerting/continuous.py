@@ -128,7 +128,7 @@ class ContinuousDecision:
     rapid_desat: bool = False
 
 
-def _worst(first: Priority | None, second: Priority | None) -> Priority | None:
+def worst(first: Priority | None, second: Priority | None) -> Priority | None:
     if first is None:
         return second
     if second is None:
@@ -177,7 +177,7 @@ def advance(
         change = Change.RAISED if confirmed is None else Change.UPGRADED
         confirmed = target
     elif confirmed is not None:
-        margin = _worst(
+        margin = worst(
             classify(max(spo2 - settings.hysteresis, 0.0)), classify(min(spo2 + settings.hysteresis, 100.0))
         )
         if margin is None or margin < confirmed:

@@ -67,24 +67,29 @@ class PackInput:
     manual: Sequence[ManualObservation] = ()
 
 
+def news2_verdict(spo2: float | None, given: PackInput, scale: int) -> PackVerdict:
+    """NEWS2 on `scale` at `given.at`; SpO2 None (a manual set without a reading) is left out, partial."""
+    score = news2.score(
+        spo2=spo2,
+        pulse=given.pulse,
+        on_oxygen=given.on_oxygen,
+        scale=scale,
+        at=given.at,
+        manual=given.manual,
+        manual_max_age=timedelta(seconds=given.plan.manual_max_age_s),
+    )
+    reasons = ("partial",) if score.partial else ()
+    detail: Detail = {"missing": score.missing, "scale": scale}
+    return PackVerdict(NEWS2_RULE, score.priority, score.red, None, score, reasons, detail)
+
+
 def judge(spo2: float, given: PackInput) -> PackVerdict:
     """The plan's pack applied to one SpO2 value."""
     plan = given.plan
     rule = RULE_FOR_PACK[plan.rule_pack]
     scale = plan.news2_scale
     if scale is not None:
-        score = news2.score(
-            spo2=spo2,
-            pulse=given.pulse,
-            on_oxygen=given.on_oxygen,
-            scale=scale,
-            at=given.at,
-            manual=given.manual,
-            manual_max_age=timedelta(seconds=plan.manual_max_age_s),
-        )
-        reasons = ("partial",) if score.partial else ()
-        detail: Detail = {"missing": score.missing, "scale": scale}
-        return PackVerdict(rule, score.priority, score.red, None, score, reasons, detail)
+        return news2_verdict(spo2, given, scale)
     if plan.rule_pack in BTS_PACKS:
         target = _bts_target(plan)
         found = bts.assess(spo2, target, plan.baseline_spo2)

@@ -3,7 +3,8 @@
 Per patient (pipelined for a batch): the open alerts (api/lua/alerts.lua `open`), the alerting state
 (keys.alerting_state: continuous-mode state, last valid reading, gateway), the care plan
 (api/careplans.py), recent manual observations (the `<patient>:manual` stream of
-api/resources/observations.py) and the patient hash (ward, enrolment, discharge). Ward
+api/resources/observations.py) and the patient hash (ward, enrolment, discharge); for an entry a
+manual observation queued, the latest reading too (keys.latest, `latest_readings`). Ward
 configurations (api/ward_config.py) are cached for a few seconds: a change takes effect within
 `WARD_CACHE_S`. Used by the evaluation worker and the scheduler (sync redis-py threads).
 """
@@ -164,6 +165,34 @@ def load_many(
         except (ValueError, KeyError) as err:  # a stored plan or state that no longer reads
             out[pid] = err
     return out
+
+
+def latest_readings(
+    client: redis.Redis, patient_ids: Sequence[str]
+) -> dict[str, dict[str, str] | Exception | None]:
+    """Each patient's latest reading (keys.latest: its stream fields, api/reading_codec.py), None when
+    none is stored, or the exception that made it unreadable (that patient's entry fails alone)."""
+    pids = list(dict.fromkeys(patient_ids))
+    if not pids:
+        return {}
+    pipe = client.pipeline(transaction=False)
+    for pid in pids:
+        pipe.hget(keys.latest(keys.shard_of(pid)), pid)
+    out: dict[str, dict[str, str] | Exception | None] = {}
+    for pid, raw in zip(pids, pipe.execute(raise_on_error=False), strict=True):
+        if isinstance(raw, TRANSIENT):
+            raise raw
+        try:
+            out[pid] = raw if raw is None or isinstance(raw, Exception) else _fields(json.loads(raw))
+        except ValueError as err:  # a value no ingest script wrote
+            out[pid] = err
+    return out
+
+
+def _fields(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError("the latest reading is not an object")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _context(pid: str, row: list[Any], configs: dict[str, WardConfig]) -> PatientContext:

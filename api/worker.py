@@ -4,9 +4,10 @@ An adapter around the pure rules: it reads the clock and passes it in. Per batch
 it reads the context of the patients concerned (one round trip, api/patient_context.py: open
 alerts, care plan, manual observations, continuous-mode state, discharge), evaluates the entries in
 stream order (api/evaluation.py: each patient's readings in order, each one seeing the state the
-previous one left), then runs one `save` per entry (one pipelined round trip): the alert changes,
-their events and notifications, the open summary, the alerting state, XACK and XDEL, atomically in
-the patient's slot (api/lua/alerts.lua). Alert state is therefore saved before -- in the same step
+previous one left; an entry queued by a recorded manual observation scores NEWS2 with the patient's
+latest reading), then runs one `save` per entry (one pipelined round trip): the alert changes, their
+events and notifications, the open summary, the alerting state, XACK and XDEL, atomically in the
+patient's slot (api/lua/alerts.lua). Alert state is therefore saved before -- in the same step
 as -- the entry is acknowledged. Each save carries what it read; if a clinician (REST), the
 scheduler or another worker changed it meanwhile the save does nothing and answers `conflict`, and
 that entry is evaluated again against the new state. So a restart or a second worker never loses
@@ -18,9 +19,9 @@ The time-based rules (escalation, missed readings, technical alerts) run in the 
 
 Consumer group keys.EVAL_GROUP; this worker first re-reads its own pending entries (id 0), then new
 ones (`>`), and every CLAIM_EVERY_S claims entries idle longer than claim_idle_ms from consumers that
-died. A reading whose evaluation raises is dead-lettered ("evaluation-failed") AND raises a low
-priority technical alert (rule "evaluation-failed") for the patient, then is acknowledged:
-failure is never silent, and one bad entry cannot stop the worker.
+died. An entry (reading or observation) whose evaluation raises is dead-lettered ("evaluation-failed")
+AND raises a low priority technical alert (rule "evaluation-failed") for the patient, then is
+acknowledged: failure is never silent, and one bad entry cannot stop the worker.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from api.alert_engine import Change
 from api.alert_store import SyncAlertStore, text
 from api.contract import format_utc_ms
 from api.eval_support import MAX_CONFLICT_RETRIES, Entry, FailurePath, WorkerStats, ack, entries_of
-from api.evaluation import evaluate_entry, observation
-from api.patient_context import WardConfigs, load_many
+from api.evaluation import evaluate_entry, evaluate_observation_entry, is_observation_entry, observation
+from api.patient_context import WardConfigs, latest_readings, load_many
 from api.reading_codec import decode_fields
 from api.scheduler import DEFAULT_INTERVAL_S, AlertScheduler
 from api.settings import ApiSettings
@@ -248,6 +249,8 @@ class EvaluationWorker:
     def _evaluate_batch(self, batch: list[tuple[Entry, str]]) -> list[tuple[Entry, str]]:
         """One read + one save round trip; returns the entries that met a conflict."""
         contexts = load_many(self._r, self._alerts, [pid for _, pid in batch], self._configs)
+        observed = [pid for e, pid in batch if e.fields is not None and is_observation_entry(e.fields)]
+        latest = latest_readings(self._r, observed)
         now = self._clock()
         changes: list[Change] = []
         stepped: list[tuple[Entry, str]] = []
@@ -258,7 +261,13 @@ class EvaluationWorker:
             try:
                 if isinstance(ctx, Exception):  # Redis refused to read this patient's state
                     raise ctx
-                change = evaluate_entry(ctx, e.entry_id, e.fields, now)
+                if is_observation_entry(e.fields):  # a manual observation: no reading to store
+                    reading = latest[pid]
+                    if isinstance(reading, Exception):
+                        raise reading
+                    change = evaluate_observation_entry(ctx, e.entry_id, e.fields, reading, now)
+                else:
+                    change = evaluate_entry(ctx, e.entry_id, e.fields, now)
             except TRANSIENT:
                 raise
             except Exception as exc:  # one bad entry must not stop the others

@@ -4,6 +4,9 @@ plus air/oxygen (§2.1), recorded by staff or the patient, one Redis stream per 
 Stream ``<patient>:manual`` (same slot as the patient); entry id = when it was recorded; fields
 `pm` parameter, `v` value, `m` measured_at (epoch ms), `by`, `note` (when given). The values match
 alerting/manual.py's ManualObservation (parameter names, breaths/min, mmHg, °C, ACVPU letter).
+Recording one also queues an entry (`pt`, `ob` = the observation's id, `m`) on the patient's shard
+evaluation stream in the same script (api/lua/observation.lua): the worker scores NEWS2 with it at
+once (api/evaluation.py, alerting/manual_set.py), as it does for a reading.
 
 Entry ranges are *plausibility* limits, our choice, not clinical thresholds: they catch a slip of
 the keyboard (37 typed as 370) while admitting every value on the NEWS2 chart (§2.3: RR ≤8..≥25,
@@ -15,10 +18,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib.resources import files
 from typing import Any
 
 from redis.asyncio import Redis
 
+from api import keys
 from api.contract import datetime_ms, format_utc_ms
 from api.queries import decode_cursor, encode_cursor
 from api.reading_codec import entry_ms
@@ -40,6 +45,7 @@ CODED: dict[str, frozenset[str]] = {
 #: A device or a person's clock may run a little ahead; more than this is a mistake.
 FUTURE_SLACK = timedelta(minutes=5)
 MAX_AGE = timedelta(days=30)
+OBSERVATION_LUA = files("api").joinpath("lua/observation.lua").read_text(encoding="utf-8")
 #: Per patient: years of 4-hourly observations; the cap only stops a runaway client.
 MAXLEN = 20_000
 SCAN_BUDGET = 5_000
@@ -87,14 +93,24 @@ def to_read(entry_id: str, fields: dict[str, str]) -> ObservationRead:
     )
 
 
-async def record(r: Redis, patient_id: str, body: ObservationCreate, now: datetime) -> ObservationRead:
+async def record(
+    r: Redis, patient_id: str, body: ObservationCreate, now: datetime, by: str
+) -> ObservationRead:
+    """Store the observation under `by` (api/actor.py) and queue the patient's evaluation with it
+    (api/lua/observation.lua): NEWS2 is scored at once, not at the next oximeter reading."""
     _age_check(body, now)
     value = check(body)
-    fields: dict[Any, Any] = {"pm": body.parameter, "v": repr(value) if isinstance(value, float) else value}
-    fields |= {"m": str(datetime_ms(body.measured_at)), "by": body.by}
+    measured = str(datetime_ms(body.measured_at))
+    fields: dict[str, str] = {"pm": body.parameter, "v": repr(value) if isinstance(value, float) else value}
+    fields |= {"m": measured, "by": by}
     if body.note:
         fields["note"] = body.note
-    entry_id = text(await r.xadd(rkeys.manual(patient_id), fields, maxlen=MAXLEN, approximate=True))
+    script = r.register_script(OBSERVATION_LUA)
+    shard_eval = keys.eval_stream(keys.shard_of(patient_id))
+    args: list[str | int] = [MAXLEN, patient_id, measured]
+    for name, text_value in fields.items():
+        args += [name, text_value]
+    entry_id = text(await script(keys=[rkeys.manual(patient_id), shard_eval], args=args))
     return to_read(entry_id, fields)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
+from api.actor import recorded_actor
 from api.deps import ClinicalPatient, NowDep, ReadablePatient, RedisDep
 from api.resources import observations
 from api.resources.access import refusals
@@ -22,16 +23,20 @@ router = APIRouter(tags=["observations"])
     responses=problem_responses(404, 422),
 )
 async def record_observation(
-    patient: ClinicalPatient, body: ObservationCreate, r: RedisDep, now: NowDep
+    patient: ClinicalPatient, body: ObservationCreate, request: Request, r: RedisDep, now: NowDep
 ) -> ObservationRead:
-    """Record one hand-measured observation.
+    """Record one hand-measured observation; the patient's NEWS2 is scored with it at once (with the
+    latest oximeter reading when scorable and fresh), not at the next reading.
 
     Accepted values (plausibility limits, not clinical thresholds): respiration rate 1–80 /min,
     systolic BP 40–300 mmHg, temperature 25–45 °C, consciousness one of A, C, V, P, U (ACVPU),
     oxygen `air` or `oxygen`. `measured_at` may not be in the future nor over 30 days ago.
+    A signed-in clinician is recorded under their own name whatever `by` says; a system (API key)
+    records the person it names in `by`.
     """
+    by = await recorded_actor(request, r, body.by)
     with refusals():
-        return await observations.record(r, patient.patient_id, body, now)
+        return await observations.record(r, patient.patient_id, body, now, by)
 
 
 @router.get(
