@@ -79,9 +79,26 @@ class BoardRow(BaseModel):
     alerts: list[BoardAlert] = Field(description="open alerts, worst first")
 
 
+class BoardReach(BaseModel):
+    """Who an alert reaches beyond the ward pages: gaps here are black holes the page must show."""
+
+    escalation_tiers: int = Field(
+        description="tiers of the ward's escalation ladder; 0: none, so an alert nobody acknowledges "
+        "is never escalated"
+    )
+    escalates_from: Literal["high", "medium", "low", "advisory"] | None = Field(
+        description="the lowest priority the ladder escalates; lower ones wait for someone to look"
+    )
+    rota_tiers: int = Field(
+        description="tiers of the ward's rota; 0: no rota, so alerts reach only the ward pages "
+        "(nobody is messaged)"
+    )
+
+
 _EXAMPLE: dict[str, Any] = {
     "ward_id": "north-1",
     "generated_at": "2025-01-14T10:00:00.000Z",
+    "reach": {"escalation_tiers": 2, "escalates_from": "medium", "rota_tiers": 2},
     "items": [
         {
             "patient_id": "p-7f3a9c2e41d8",
@@ -140,6 +157,7 @@ class WardBoard(BaseModel):
 
     ward_id: str
     generated_at: UtcTime
+    reach: BoardReach
     items: list[BoardRow] = Field(description="queue order: rank, longest waiting, then reference")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from alerting.careplan import CarePlan, PlanError
-from api import alert_store, careplans, keys, registry
+from api import alert_store, careplans, keys, registry, ward_config
 from api.board_rows import (
     TREND_REFERENCE_AGE,
     alert_view,
@@ -29,8 +29,9 @@ from api.board_rows import (
     trend,
     worst_first,
 )
-from api.board_schemas import BoardRow, RecentReadings, WardBoard
+from api.board_schemas import BoardReach, BoardRow, RecentReadings, WardBoard
 from api.contract import datetime_ms
+from api.notify.rota import rota_from_raw, rota_key
 from api.reading_codec import latest_to_api, to_api
 from api.registry import PatientRecord, text
 
@@ -109,10 +110,23 @@ async def rows_for(r: Redis, patients: Sequence[PatientRecord], now: datetime) -
     return rows
 
 
+async def reach(r: Redis, ward_id: str) -> BoardReach:
+    """The ward's escalation ladder and rota, counted (both keys carry the ward's hash tag)."""
+    raw_config, raw_rota = await r.mget(keys.ward_alerting(ward_id), rota_key(ward_id))
+    ladder = ward_config.config_from_raw(raw_config).escalation
+    return BoardReach(
+        escalation_tiers=0 if ladder is None else len(ladder.tiers),
+        escalates_from=None if ladder is None else ladder.min_priority.value,
+        rota_tiers=len(rota_from_raw(raw_rota).tiers),
+    )
+
+
 async def board(r: Redis, ward_id: str, now: datetime) -> WardBoard:
     patients = await registry.list_ward_patients(r, ward_id)
     rows = await rows_for(r, patients, now)
-    return WardBoard(ward_id=ward_id, generated_at=now, items=sorted(rows, key=sort_key))
+    return WardBoard(
+        ward_id=ward_id, generated_at=now, reach=await reach(r, ward_id), items=sorted(rows, key=sort_key)
+    )
 
 
 async def recent_readings(r: Redis, patient_id: str, limit: int, now: datetime) -> RecentReadings:

@@ -27,8 +27,9 @@ async def get_board(ward_id: ReadableWard, r: RedisDep, now: NowDep) -> WardBoar
 
     Order: worst open alert (high, medium, low or advisory), then patients with only a missed
     reading (overdue), then the rest; within a group the longest-waiting alert first. The trend
-    arrow needs a change of 3 SpO2 points (BTS 2017: clinical-rules.md §4). An unknown ward gives
-    an empty board.
+    arrow needs a change of 3 SpO2 points (BTS 2017: clinical-rules.md §4). `reach` counts the
+    ward's escalation ladder and rota tiers: 0 means alerts nobody acknowledges are not escalated,
+    or reach nobody beyond the ward pages (the page says so). An unknown ward gives an empty board.
     """
     return await ward_board.board(r, ward_id, now)
 

@@ -104,14 +104,16 @@ const FORMS = {
   },
   resolve: {
     title: "Resolve alert",
-    fields: () => [el("fieldset", {}, el("legend", {}, "Outcome"),
-      ...OUTCOMES.map((o, i) => radio("outcome", o, o, i === 0)), radio("outcome", "Other", "Other (describe below)", false)),
+    // Nothing chosen in advance: a hasty Confirm must not record an outcome nobody chose.
+    fields: () => [el("fieldset", { "aria-describedby": "action-error" }, el("legend", {}, "Outcome (choose one)"),
+      ...OUTCOMES.map((o) => radio("outcome", o, o, false)), radio("outcome", "Other", "Other (describe below)", false)),
     el("p", {}, el("label", { for: "resolve-note" }, "Note (required for Other)"),
       el("textarea", { id: "resolve-note", name: "note", rows: 2, maxLength: 400 }))],
     body(form) {
       const choice = form.elements.outcome.value;
       const note = form.elements.note.value.trim();
-      if (choice === "Other" && !note) throw new Error("Describe the outcome in the note.");
+      if (!choice) throw Object.assign(new Error("Choose an outcome: nothing is recorded until you do."), { field: "outcome" });
+      if (choice === "Other" && !note) throw Object.assign(new Error("Describe the outcome in the note."), { field: "note" });
       return { by: me(), outcome: note ? choice + " — " + note : choice };
     },
     path: "/resolve",
@@ -127,6 +129,7 @@ function openDialog(kind, row, alert, onChanged) {
   $("action-context").textContent = row.ref + " · " + alert.priority.toUpperCase() + " alert raised " + fmtTime(alert.raised_at);
   $("action-fields").replaceChildren(...spec.fields());
   $("action-error").textContent = "";
+  form.noValidate = true; // our own message below (read out: role=alert), not the browser's bubble
   form.onsubmit = async (event) => {
     event.preventDefault();
     const confirm = $("action-confirm");
@@ -137,6 +140,8 @@ function openDialog(kind, row, alert, onChanged) {
       await onChanged({ focusKey: alert.alert_id + ":" + kind, alertId: alert.alert_id });
     } catch (err) {
       $("action-error").textContent = err.message;
+      const field = err.field && form.elements[err.field];
+      if (field) (field.focus ? field : field[0]).focus(); // to what is missing
     } finally {
       confirm.disabled = false;
     }

@@ -1,4 +1,4 @@
-// Audible cue and desktop notification for new high-priority alerts.
+// Audible cue and desktop notification for new high- and medium-priority alerts.
 //
 // Both are opt-in: browsers only allow sound after a user gesture and notifications after a
 // permission prompt, and an unexpected noise on a shared screen is its own hazard. A browser tab is
@@ -7,27 +7,29 @@
 "use strict";
 import { $, fmtTime } from "/ward-assets/common.js";
 
-// IEC 60601-1-8 practice as device manuals show it (clinical-rules.md §5.1): the high-priority tone
-// is two bursts of five beeps.
-const BURSTS = 2;
-const BEEPS = 5;
+// IEC 60601-1-8 practice as device manuals show it (clinical-rules.md §5.1): a high-priority tone is
+// two bursts of five beeps, a medium one three beeps; the two must not be mistaken for each other, so
+// the medium tone is also lower. Low priority and technical advisories are visual only (the queue).
+const TONES = {
+  high: { bursts: 2, beeps: 5, hz: 880 },
+  medium: { bursts: 1, beeps: 3, hz: 587 },
+};
 const BEEP_S = 0.12;
 const GAP_S = 0.08;
 const BURST_GAP_S = 0.6;
-const PITCH_HZ = 880;
 // Lifecycle events that mean "someone must look now".
 const URGENT = new Set(["raised", "upgraded", "escalated", "snooze-overridden"]);
 
 let audio = null;
 
-function beepPattern(bursts) {
+function beepPattern({ bursts, beeps, hz }) {
   if (!audio) return;
   let t = audio.currentTime + 0.05;
   for (let b = 0; b < bursts; b++) {
-    for (let i = 0; i < BEEPS; i++) {
+    for (let i = 0; i < beeps; i++) {
       const osc = audio.createOscillator();
       const gain = audio.createGain();
-      osc.frequency.value = PITCH_HZ;
+      osc.frequency.value = hz;
       gain.gain.value = 0.25;
       osc.connect(gain).connect(audio.destination);
       osc.start(t);
@@ -46,7 +48,7 @@ function wireSound() {
       // Created on the click: Chrome's autoplay policy needs a user gesture.
       audio = audio || new AudioContext();
       await audio.resume();
-      beepPattern(1); // let the user hear, and set the volume, now rather than during an alert
+      beepPattern({ ...TONES.high, bursts: 1 }); // heard, and the volume set, now rather than during an alert
     } else if (audio) {
       await audio.suspend();
     }
@@ -78,13 +80,17 @@ function wireNotifications() {
 
 // Called for every alert event of the ward (api/ward_events.py `alert`).
 export function onAlertEvent(event, wardId) {
-  if (event.priority !== "high" || !URGENT.has(event.event)) return;
-  const text = "High alert: " + event.ref + " (" + event.event + " at " + fmtTime(event.at) + ")";
+  const tone = TONES[event.priority];
+  if (!tone || !URGENT.has(event.event)) return;
+  const word = event.priority === "high" ? "High" : "Medium";
+  const text = word + " alert: " + event.ref + " (" + event.event + " at " + fmtTime(event.at) + ")";
   $("alarm-log").textContent = text;
-  if ($("sound").getAttribute("aria-pressed") === "true") beepPattern(BURSTS);
+  if ($("sound").getAttribute("aria-pressed") === "true") beepPattern(tone);
   if (notificationsOn()) {
-    // Ward-local reference and priority only: no name, nothing more than the screen shows.
-    new Notification("Oxiward: high alert on ward " + wardId, { body: text, tag: event.alert_id, requireInteraction: true });
+    // Ward-local reference and priority only: no name, nothing more than the screen shows. A high
+    // alert's notification stays until dismissed (immediate response); a medium one may time out.
+    new Notification("Oxiward: " + event.priority + " alert on ward " + wardId,
+      { body: text, tag: event.alert_id, requireInteraction: event.priority === "high" });
   }
 }
 

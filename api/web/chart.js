@@ -71,12 +71,20 @@ function axes(svg, x, from, to, ySpo2, yPulse, spo2Lo, pulseHi) {
   svg.append(node("line", { x1: LEFT, x2: RIGHT, y1: PULSE.bottom, y2: PULSE.bottom, class: "axis" }));
   for (let i = 0; i <= 4; i++) {
     const t = from + ((to - from) * i) / 4;
-    svg.append(node("text", { x: x(t), y: H - 10, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" },
+    svg.append(node("text", { x: x(t), y: H - 10, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle", class: "tick-time" },
       fmtTime(new Date(t).toISOString())));
   }
 }
 
-export function drawChart(container, { buckets, bucketSeconds, alerts, from, to, bands, rangeLabel }) {
+// A bucket of several minutes holds its lowest value somewhere inside: say which minutes, not a start
+// time that reads as the moment it was measured.
+function when(start, bucketSeconds) {
+  if (bucketSeconds <= 60) return "at " + fmtTime(start);
+  const end = new Date(Date.parse(start) + bucketSeconds * 1000).toISOString();
+  return "between " + fmtTime(start) + " and " + fmtTime(end);
+}
+
+export function drawChart(container, { buckets, bucketSeconds, alerts, from, to, bands, phrase }) {
   const t0 = Date.parse(from);
   const t1 = Date.parse(to);
   const withSpo2 = buckets.filter((b) => b.spo2.n > 0);
@@ -86,10 +94,11 @@ export function drawChart(container, { buckets, bucketSeconds, alerts, from, to,
   const x = scale(t0, t1, LEFT, RIGHT);
   const ySpo2 = scale(spo2Lo, 100, SPO2.bottom, SPO2.top);
   const yPulse = scale(30, pulseHi, PULSE.bottom, PULSE.top);
+  const marked = alerts.filter((a) => Date.parse(a.raised_at) >= t0 && Date.parse(a.raised_at) <= t1).length;
   const summary = withSpo2.length
-    ? "SpO₂ and pulse over " + rangeLabel + ". Lowest SpO₂ " + fmtNumber(lowest.spo2.min) + " % at " + fmtTime(lowest.start) +
-      ". " + alerts.length + " alert" + (alerts.length === 1 ? "" : "s") + " marked. The readings table below lists the values."
-    : "No usable readings over " + rangeLabel + ".";
+    ? "SpO₂ and pulse " + phrase + ". Lowest SpO₂ " + fmtNumber(lowest.spo2.min) + " % " + when(lowest.start, bucketSeconds) +
+      ". " + marked + " alert" + (marked === 1 ? "" : "s") + " marked. The readings table below lists the newest values."
+    : "No usable readings " + phrase + ".";
   const svg = node("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-labelledby": "chart-svg-title" });
   svg.append(node("title", { id: "chart-svg-title" }, summary));
   zones(svg, ySpo2, spo2Lo, bands);

@@ -13,7 +13,8 @@ import { renderRow, tickAges } from "/ward-assets/rows.js";
 const { wardId, patientId } = pathIds();
 const P = "/v1/patients/" + encodeURIComponent(patientId);
 const HOUR = 3600 * 1000;
-const RANGES = { "24h": ["24 hours", 24 * HOUR], "7d": ["7 days", 7 * 24 * HOUR], all: ["since enrolment", null] };
+const DAY_MS = 24 * HOUR;
+const RANGES = { "24h": 24 * HOUR, "7d": 7 * DAY_MS, all: null };
 let patient = null;
 let range = "24h";
 let alerts = [];
@@ -32,21 +33,32 @@ async function loadNow(focus) {
   }
 }
 
-async function loadChart() {
-  const [label, span] = RANGES[range];
-  const to = new Date(Date.now() + 60000);
-  const enrolled = Date.parse(patient.enrolled_at);
+// The range and how to say it. "Since enrolment" is bounded by how long readings are kept (the
+// series refuses more): when that cuts it, the words say so rather than implying the whole stay.
+function chartRange(to) {
+  const span = RANGES[range];
   const retention = currentSession().retention_hours * HOUR;
-  // "Since enrolment" is bounded by how long readings are kept (the series refuses more).
-  let from = span === null ? Math.max(enrolled, to.getTime() - retention) : to.getTime() - span;
-  from = Math.max(from, to.getTime() - retention);
-  const q = new URLSearchParams({ from: new Date(from).toISOString(), to: to.toISOString() });
+  if (span !== null) {
+    const from = to - Math.min(span, retention);
+    return { from, phrase: "over the last " + (span === 24 * HOUR ? "24 hours" : span / DAY_MS + " days") };
+  }
+  const enrolled = Date.parse(patient.enrolled_at);
+  const on = new Date(enrolled).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+  if (enrolled >= to - retention) return { from: enrolled, phrase: "since enrolment on " + on };
+  const days = Math.round(retention / DAY_MS);
+  return { from: to - retention, phrase: "over the last " + days + " days only (enrolled " + on + "; readings are kept " + days + " days, older ones are gone)" };
+}
+
+async function loadChart() {
+  const to = Date.now() + 60000;
+  const { from, phrase } = chartRange(to);
+  const q = new URLSearchParams({ from: new Date(from).toISOString(), to: new Date(to).toISOString() });
   const series = await api(P + "/readings/series?" + q);
   const p = plan ? plan.plan : {};
   const bands = p.rule_pack === "o2home" || !p.rule_pack
     ? { green_from: (p.thresholds || {}).green_from || 95, amber_from: (p.thresholds || {}).amber_from || 93 }
     : { target: p.target_spo2 || (p.rule_pack === "bts-94-98" ? [94, 98] : [88, 92]) };
-  drawChart($("chart"), { buckets: series.buckets, bucketSeconds: series.bucket_seconds, alerts, from: series.from, to: series.to, bands, rangeLabel: label });
+  $("chart-summary").textContent = drawChart($("chart"), { buckets: series.buckets, bucketSeconds: series.bucket_seconds, alerts, from: series.from, to: series.to, bands, phrase });
   $("chart-note").textContent = "Line: mean per " + series.bucket_seconds / 60 + " min; grey: lowest to highest. Shaded: " +
     (bands.target ? "target " + bands.target.join("–") + " % (green)" : "green ≥" + bands.green_from + " %, amber, red <" + bands.amber_from + " %") +
     ". Vertical lines: alerts (H high, M medium, L low). Readings the device flagged unusable are left out.";

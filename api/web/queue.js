@@ -11,6 +11,7 @@ import { RANK_LABEL, renderRow, tickAges } from "/ward-assets/rows.js";
 const RANK = { high: 0, medium: 1, low: 2, overdue: 3, none: 4 };
 const { wardId } = pathIds();
 const rows = new Map(); // patient id -> board row
+const liveSince = new Map(); // patient id -> { at: server ms, row (null: left the ward) } of live updates
 let updatedAt = null;
 
 function byUrgency(a, b) {
@@ -62,12 +63,38 @@ function restoreFocus(key, link, focus) {
   if (target && target !== document.activeElement) target.focus();
 }
 
+// No black holes unseen: a ward whose alerts nobody is paged for, or that nothing escalates, says so
+// on the page its clinicians watch, for as long as it is true (the board carries it, api/ward_board.py).
+function showReach(reach) {
+  const gaps = [];
+  if (reach.escalation_tiers === 0) {
+    gaps.push("No escalation ladder: alerts nobody acknowledges are not escalated.");
+  } else if (reach.escalates_from === "high") {
+    gaps.push("Only high alerts escalate: medium and low ones wait until someone here looks.");
+  }
+  if (reach.rota_tiers === 0) gaps.push("No rota: alerts reach only this page; nobody is messaged or paged.");
+  const box = $("reach");
+  box.hidden = gaps.length === 0;
+  box.replaceChildren(...(gaps.length
+    ? [el("strong", {}, "⚠ Alerts here can go unnoticed. "), gaps.join(" ") + " Ask the ward's administrator to set them up."]
+    : []));
+}
+
 async function fetchBoard(focus) {
   const board = await api("/v1/wards/" + encodeURIComponent(wardId) + "/board");
   syncClock(board.generated_at);
-  updatedAt = board.generated_at;
+  showReach(board.reach);
+  const at = Date.parse(board.generated_at);
   rows.clear();
   for (const row of board.items) rows.set(row.patient_id, row);
+  // A board fetched while live updates arrived can be older than they are, and the stream never
+  // sends a row again that it already sent: the newer live update stands, or the row stays stale.
+  for (const [pid, update] of liveSince) {
+    if (update.at <= at) liveSince.delete(pid);
+    else if (update.row) rows.set(pid, update.row);
+    else rows.delete(pid);
+  }
+  updatedAt = new Date(Math.max(at, updatedAt ? Date.parse(updatedAt) : 0)).toISOString();
   render(focus);
 }
 
@@ -82,8 +109,15 @@ async function refresh(focus) {
 }
 
 function applyRows(data) {
-  for (const row of data.items) rows.set(row.patient_id, row);
-  for (const pid of data.removed) rows.delete(pid);
+  const at = Date.parse(data.generated_at);
+  for (const row of data.items) {
+    rows.set(row.patient_id, row);
+    liveSince.set(row.patient_id, { at, row });
+  }
+  for (const pid of data.removed) {
+    rows.delete(pid);
+    liveSince.set(pid, { at, row: null });
+  }
   updatedAt = data.generated_at;
   render();
 }
@@ -92,7 +126,8 @@ async function wardChoices(session) {
   const wards = session.wards === null ? (await api("/v1/wards")).wards : session.wards;
   const select = $("ward");
   select.replaceChildren(...wards.map((w) => el("option", { value: w, selected: w === wardId }, "Ward " + w)));
-  select.addEventListener("change", () => location.assign("/ward/" + encodeURIComponent(select.value)));
+  // The priority and "mine" filters (the query) come along to the other ward.
+  select.addEventListener("change", () => location.assign("/ward/" + encodeURIComponent(select.value) + location.search));
 }
 
 function wireFilters() {

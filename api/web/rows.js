@@ -92,7 +92,8 @@ function alertLine(alert, row, onChanged) {
 function linkState(link) {
   const gw = link.gateway_id ? "Gateway " + link.gateway_id + " " + LINK_LABEL[link.gateway_state] : "No gateway seen yet";
   const dev = "Oximeter " + (LINK_LABEL[link.device_state] || link.device_state);
-  const backlog = link.outbox_depth ? " · " + link.outbox_depth + " readings waiting to send" : "";
+  const n = link.outbox_depth;
+  const backlog = n ? " · " + n + (n === 1 ? " reading" : " readings") + " waiting to send" : "";
   const bad = link.gateway_state === "offline" || link.device_state === "away";
   return el("p", { className: "link" + (bad ? " link-bad" : "") }, (bad ? "⚠ " : "") + gw + " · " + dev + backlog);
 }

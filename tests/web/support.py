@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,13 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
+from api.contract import validate_status
+from api.store import Checked, Outcome, ReadingStore
 from emulator import BleWorld
 from gateway.app import Gateway
+from gateway.payload import encode_status, status_topic
 from gateway.settings import GatewaySettings
 from tests.api import factories
-from tests.api.rest_support import store_readings
+from tests.api.rest_support import RETENTION_MS, store_readings
 from tests.services import MosquittoBroker, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,12 +129,35 @@ async def make_ward(admin: httpx.AsyncClient, *patients: tuple[str, str, str]) -
 
 def store_spot_checks(redis_url: str, device: str, *spo2: float) -> None:
     """Spot-check readings through the ingest path's own store; the service's worker evaluates them."""
+    store_history(redis_url, device, [(v, timedelta(seconds=len(spo2) - i)) for i, v in enumerate(spo2)])
+
+
+def store_history(redis_url: str, device: str, readings: Sequence[tuple[float, timedelta]]) -> None:
+    """Spot checks measured this long ago, stored now (as a gateway's outbox replays them)."""
     now = datetime.now(UTC)
     payloads = [
-        factories.payload(spo2=v, device=device, measured_at=now - timedelta(seconds=len(spo2) - i), seq=i)
-        for i, v in enumerate(spo2)
+        factories.payload(spo2=v, device=device, measured_at=now - ago, seq=i)
+        for i, (v, ago) in enumerate(readings)
     ]
     store_readings(redis_url, payloads)
+
+
+def store_gateway_status(redis_url: str, gateway_id: str, device: str, outbox_depth: int) -> None:
+    """The gateway's status message (online, the oximeter connected) through the ingest's store."""
+    topic = status_topic(gateway_id)
+    raw = encode_status(
+        gateway_id,
+        "online",
+        at=datetime.now(UTC),
+        outbox_depth=outbox_depth,
+        devices=[{"address": device, "state": "connected"}],
+    )
+    client = redis.Redis.from_url(redis_url)
+    try:
+        store = ReadingStore(client, retention_ms=RETENTION_MS)
+        assert store.store_batch([Checked(topic, raw, validate_status(topic, raw))]) == [Outcome.STATUS]
+    finally:
+        client.close()
 
 
 async def launch(playwright: Any) -> Browser:
@@ -197,10 +224,10 @@ async def serious_violations(page: Page) -> list[dict[str, Any]]:
     ]
 
 
-async def screenshot(page: Page, name: str) -> Path:
+async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTEFACTS / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

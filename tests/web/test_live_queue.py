@@ -69,6 +69,14 @@ async def test_a_desaturating_patient_turns_red_live_and_is_acknowledged_and_res
 
     await top.get_by_role("button", name="Resolve… high alert for Bed 10").click()
     dialog = page.get_by_role("dialog", name="Resolve alert")
+    # No outcome is chosen for the clinician: a hasty Confirm records nothing and says why.
+    await expect(dialog.get_by_role("radio", checked=True)).to_have_count(0)
+    await dialog.get_by_role("button", name="Confirm").click()
+    await expect(dialog.get_by_role("alert")).to_have_text(
+        "Choose an outcome: nothing is recorded until you do."
+    )
+    await expect(dialog).to_be_visible()
+    await expect(dialog.get_by_role("radio").first).to_be_focused()
     await dialog.get_by_label("Advised 999 / emergency department").check()
     await dialog.get_by_role("button", name="Confirm").click()
     await expect(dialog).to_be_hidden()

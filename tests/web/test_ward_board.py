@@ -152,3 +152,28 @@ async def test_board_orders_real_alerts_and_shows_who_acknowledged(redis_url: st
         assert first["alerts"][0]["acknowledged_by"] == "nurse.jb"
         recent = (await client.get("/v1/patients/p-red-new/recent-readings", headers=AUTH)).json()
         assert [r["spo2"] for r in recent["items"]] == [91]
+
+
+async def test_board_says_when_alerts_reach_nobody_or_never_escalate(redis_url: str) -> None:
+    """No black holes unseen (issue 6.4): the board counts the ward's ladder and rota tiers, which
+    the queue page turns into a notice while either is missing."""
+    ward = "w-reach"
+    mail = "mailtos://nurse:pw@smtp.example.nhs.uk/?to=w-reach@example.nhs.uk&from=oxiward@example.nhs.uk"
+    nurse = {"name": "Ward nurse", "channels": [{"kind": "apprise", "url": mail}]}
+    ladder = {"tiers": [{"name": "ward-nurse", "ack_within_s": 900}], "min_priority": "high"}
+    async with api_client(redis_url) as client:
+
+        async def reach() -> dict[str, Any]:
+            board = await client.get(f"/v1/wards/{ward}/board", headers=AUTH)
+            assert board.status_code == 200, board.text
+            return dict(board.json()["reach"])
+
+        assert await reach() == {"escalation_tiers": 0, "escalates_from": None, "rota_tiers": 0}
+        config = {"config": {"escalation": ladder}, "by": "matron", "reason": "go-live"}
+        put = await client.put(f"/v1/wards/{ward}/alerting-config", json=config, headers=AUTH)
+        assert put.status_code == 200, put.text
+        assert await reach() == {"escalation_tiers": 1, "escalates_from": "high", "rota_tiers": 0}
+        rota = {"tiers": [{"recipients": [nurse]}, {"recipients": [nurse]}]}
+        put = await client.put(f"/v1/wards/{ward}/rota", json=rota, headers=AUTH)
+        assert put.status_code == 200, put.text
+        assert await reach() == {"escalation_tiers": 1, "escalates_from": "high", "rota_tiers": 2}
