@@ -2,8 +2,9 @@
 
 Records: api/alert_record.py. Every change is one `save` of api/lua/alerts.lua, atomically in the
 patient's slot: the changed records, the `~open` index ({rule: open alert id}, alert ids never start
-with `~`), the shard's open summary, the events, the notifications, the alerting state and (for the
-worker) XACK + XDEL of the eval entry. A save carries the records it read; if any changed meanwhile
+with `~`), the shard's open summary, the events, the notifications, the alerting state, the shard's
+alerts raised / upgraded counters (keys.shard_metrics) and (for the worker) XACK + XDEL of the eval
+entry. A save carries the records it read; if any changed meanwhile
 it does nothing and answers `conflict`, and the caller reads again.
 
 Open summary, keys.open_alerts(shard), patient id -> {"alert_id", "priority", "rule", "raised_at",
@@ -77,6 +78,7 @@ def script_keys(patient_id: str) -> list[str]:
         keys.eval_stream(shard),
         keys.alerting_state(patient_id),
         keys.notifications(shard),
+        keys.shard_metrics(shard),
     ]
 
 

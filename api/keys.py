@@ -101,6 +101,12 @@ def device(address: str) -> str:
     return f"ox:device:{address.upper()}"
 
 
+def shard_metrics(shard: int) -> str:
+    """Hash: counters the shard's scripts write in the same atomic step as what they count (alerts
+    raised and upgraded, by priority: api/lua/alerts.lua); GET /metrics adds them to METRICS."""
+    return f"ox:{tag(shard)}:metrics"
+
+
 def ward_patients(ward: str) -> str:
     """Set: patient ids enrolled on the ward."""
     return f"ox:ward:{ward}:patients"

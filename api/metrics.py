@@ -1,13 +1,16 @@
 """Prometheus metrics for ``GET /metrics``: request latency here, pipeline counters from Redis.
 
 The ingest and evaluation processes count into the Redis hash ``ox:metrics`` (api/keys.py),
-because there may be several of them and none serves HTTP. A scrape reads that hash and a few
-stream / group facts and turns them into metric families; the field naming rule below means a
-new counter written by any process appears without a change here:
+because there may be several of them and none serves HTTP; counters that Lua scripts write in the
+same atomic step as what they count sit in per-shard hashes (keys.shard_metrics: a script touches
+one hash slot) and are summed here. A scrape reads those hashes and a few stream / group facts and
+turns them into metric families; the field naming rule below means a new counter written by any
+process appears without a change here:
 
 - ``name``          -> ``oxiward_<name>_total``
 - ``name:label``    -> ``oxiward_<name>_total{<label name>="label"}``, label name from _LABELS
-  (``dead_letter:<reason>``, ``delivery_failed:<channel>``, ``alerts_raised:<priority>``).
+  (``dead_letter:<reason>``, ``delivery_failed:<channel>``, ``alerts_raised:<priority>``,
+  ``alerts_upgraded:<priority>``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ _LABELS = {
     "dead_letter": ("dead_letters", "reason"),
     "delivery_failed": ("delivery_failures", "channel"),
     "alerts_raised": ("alerts_raised", "priority"),
+    "alerts_upgraded": ("alerts_upgraded", "priority"),
 }
 _PLAIN = {"received": "readings_received", "stored": "readings_stored", "duplicates": "readings_duplicate"}
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
@@ -75,19 +79,24 @@ async def snapshot(r: Redis) -> Snapshot:
                 pipe.xinfo_groups(keys.eval_stream(shard))
             for shard in range(keys.SHARDS):
                 pipe.hvals(keys.open_alerts(shard))
+            for shard in range(keys.SHARDS):
+                pipe.hgetall(keys.shard_metrics(shard))
             replies: list[Any] = await pipe.execute(raise_on_error=False)
     except (RedisError, OSError):
         return Snapshot(redis_up=False)
     snap = Snapshot()
-    if isinstance(replies[0], dict):
-        snap.counters = {text(k): int(v) for k, v in replies[0].items()}
+    counters: Counter[str] = Counter()
+    for counted in [replies[0], *replies[2 + 2 * keys.SHARDS :]]:
+        if isinstance(counted, dict):
+            counters.update({text(k): int(v) for k, v in counted.items()})
+    snap.counters = dict(counters)
     snap.dead_letter_length = replies[1] if isinstance(replies[1], int) else 0
     for shard, groups in enumerate(replies[2 : 2 + keys.SHARDS]):
         for group in groups if isinstance(groups, list) else []:
             if text(group.get("name", "")) == keys.EVAL_GROUP:
                 snap.lag[shard] = int(group.get("lag") or 0)
                 snap.pending[shard] = int(group.get("pending") or 0)
-    for values in replies[2 + keys.SHARDS :]:
+    for values in replies[2 + keys.SHARDS : 2 + 2 * keys.SHARDS]:
         for raw in values if isinstance(values, list) else []:
             snap.open_by_priority[str(json.loads(raw).get("priority", "unknown"))] += 1
     return snap

@@ -5,6 +5,7 @@
 -- KEYS[1] patient's alerts hash (alert id -> alert JSON; field '~open' -> {rule: open alert id})
 -- KEYS[2] shard open summary hash (patient -> worst open alert)   KEYS[3] shard alert events stream
 -- KEYS[4] shard eval stream   KEYS[5] patient's alerting state hash   KEYS[6] shard notifications
+-- KEYS[7] shard metrics hash (alerts raised / upgraded by priority, counted with the save itself)
 -- ARGV[1] op: get | open | save   ARGV[2] patient id   the rest per op, below.
 local INDEX = '~open'
 local RANK = {high = 3, medium = 2, low = 1, advisory = 0}
@@ -16,6 +17,26 @@ local function load_index()
     return cjson.decode(raw)
   end
   return {}
+end
+
+-- The counters GET /metrics exports as oxiward_alerts_raised_total{priority} and
+-- oxiward_alerts_upgraded_total{priority} (api/metrics.py): one per raised / upgraded event saved.
+local COUNTED = {raised = 'alerts_raised:', upgraded = 'alerts_upgraded:'}
+
+local function count_events(events)
+  for _, fields in ipairs(events) do
+    local event, priority
+    for i = 1, #fields - 1, 2 do
+      if fields[i] == 'event' then
+        event = fields[i + 1]
+      elseif fields[i] == 'priority' then
+        priority = fields[i + 1]
+      end
+    end
+    if event and priority and COUNTED[event] then
+      redis.call('HINCRBY', KEYS[7], COUNTED[event] .. priority, 1)
+    end
+  end
 end
 
 local function save_index(index)
@@ -120,6 +141,7 @@ elseif op == 'save' then
   for _, fields in ipairs(c.events or {}) do
     redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(fields))
   end
+  count_events(c.events or {})
   for _, fields in ipairs(c.notify or {}) do
     redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[7], '*', unpack(fields))
   end

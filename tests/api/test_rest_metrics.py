@@ -27,9 +27,8 @@ def _value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: 
     return samples[(name, tuple(sorted(labels.items())))]
 
 
-async def test_metrics_export_requests_ingest_dead_letters_lag_alerts_and_delivery_failures(
-    redis_url: str,
-) -> None:
+async def test_metrics_export_requests_ingest_dead_letters_lag_and_alerts(redis_url: str) -> None:
+    # Delivery failures are counted by real failed deliveries: tests/notify/test_delivery_metrics.py.
     now = datetime.now(UTC).replace(microsecond=0)
     device = "C0:FF:EE:0C:00:01"
     r = redis.Redis.from_url(redis_url)
@@ -46,7 +45,6 @@ async def test_metrics_export_requests_ingest_dead_letters_lag_alerts_and_delive
                 "invalid-json", "not JSON", factories.TOPIC, b"{"
             )
             EvaluationWorker(settings(redis_url), client=r).ensure_groups()
-            r.hincrby(keys.METRICS, "delivery_failed:webhook", 2)  # as webhook delivery counts them
             assert (await client.get("/v1/patients/p-metrics-1", headers=AUTH)).status_code == 200
             before = _samples((await client.get("/metrics")).text)
             evaluate(redis_url, at=now)
@@ -61,7 +59,9 @@ async def test_metrics_export_requests_ingest_dead_letters_lag_alerts_and_delive
     assert _value(after, "oxiward_readings_stored_total") == 3
     assert _value(after, "oxiward_dead_letters_total", reason="invalid-json") == 1
     assert _value(after, "oxiward_dead_letter_length") == 1
-    assert _value(after, "oxiward_delivery_failures_total", channel="webhook") == 2
+    # Counted by the worker's own atomic alert save (api/lua/alerts.lua), once per raised alert.
+    assert ("oxiward_alerts_raised_total", (("priority", "high"),)) not in before
+    assert _value(after, "oxiward_alerts_raised_total", priority="high") == 1
     shard = str(keys.shard_of("p-metrics-1"))
     assert _value(before, "oxiward_eval_consumer_lag", shard=shard) == 3  # stored, not yet evaluated
     assert _value(after, "oxiward_eval_consumer_lag", shard=shard) == 0

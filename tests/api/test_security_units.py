@@ -179,3 +179,5 @@ def test_metric_names_follow_the_field_rule() -> None:
     assert names[("oxiward_delivery_failures_total", (("channel", "webhook"),))] == 1
     assert names[("oxiward_alerts_raised_total", (("priority", "high"),))] == 3
     assert names[("oxiward_odd_name_total", (("kind", "x"),))] == 1
+            "alerts_upgraded:high": 2,
+    assert names[("oxiward_alerts_upgraded_total", (("priority", "high"),))] == 2

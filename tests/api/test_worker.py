@@ -92,6 +92,23 @@ def test_amber_raises_a_medium_alert(r: redis.Redis, worker: EvaluationWorker) -
     assert nothing_pending(r)
 
 
+def test_alerts_raised_and_upgraded_are_counted_by_priority_in_the_save_itself(
+    r: redis.Redis, worker: EvaluationWorker
+) -> None:
+    def counters() -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in r.hgetall(keys.shard_metrics(SHARD)).items()}
+
+    store(r, spo2=93)
+    worker.run_once()
+    assert counters() == {"alerts_raised:medium": 1}
+    store(r, spo2=92)
+    worker.run_once()
+    assert counters() == {"alerts_raised:medium": 1, "alerts_upgraded:high": 1}
+    store(r, spo2=91)  # still red: the open alert only takes the new evidence
+    worker.run_once()
+    assert counters() == {"alerts_raised:medium": 1, "alerts_upgraded:high": 1}
+
+
 def test_red_upgrades_in_place_and_green_leaves_it_open_latched(
     r: redis.Redis, worker: EvaluationWorker
 ) -> None:
