@@ -40,6 +40,11 @@ TREND_POINTS = 3.0
 TREND_REFERENCE_AGE = timedelta(minutes=15)
 #: Up to this many usable readings on each side: a median, so one odd value does not draw an arrow.
 TREND_SAMPLES = 3
+#: The newest side takes only readings this close to the newest one. Continuous wear gives three
+#: within seconds; separate spot checks minutes apart (a patient re-checking a low value) are each
+#: their own measurement (§1.4), so the newest check is compared alone instead of being outvoted
+#: by the earlier, better ones.
+TREND_NEW_SPAN = timedelta(minutes=2)
 
 
 def rank_of(alert: dict[str, Any]) -> Rank:
@@ -101,7 +106,8 @@ def trend(
     """Median SpO2 of the newest usable readings against that of readings from before the window,
     or, for a patient monitored for less than the window, of the first readings ever stored."""
     recent_ids = {r["reading_id"] for r in recent}
-    new = _usable(recent)[:TREND_SAMPLES]
+    newest = _usable(recent)
+    new = [(at, v) for at, v in newest[:TREND_SAMPLES] if newest[0][0] - at <= TREND_NEW_SPAN]
     old = _usable(r for r in reference if r["reading_id"] not in recent_ids)[:TREND_SAMPLES]
     if not old:
         old = _usable(r for r in first if r["reading_id"] not in recent_ids)[-TREND_SAMPLES:]

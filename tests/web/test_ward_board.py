@@ -76,6 +76,9 @@ def test_trend_needs_a_three_point_change_bts_and_ignores_unusable_readings() ->
     assert trend([reading(91, 0)], [], first).direction == "falling"
     assert trend([reading(91, 0)], []).direction == "unknown"
     assert trend([reading(None, 0)], [reading(96, 20)]).direction == "unknown"
+    # Spot checks minutes apart: the newest check is not outvoted by the earlier, better ones.
+    rechecked = trend([reading(88, 0), reading(96, 5), reading(97, 10)], [reading(96, 200)])
+    assert (rechecked.direction, rechecked.delta) == ("falling", -8.0)
 
 
 def test_band_is_the_plans_and_only_for_the_oximetry_at_home_pack() -> None:
