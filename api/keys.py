@@ -95,16 +95,16 @@ def notifications(shard: int) -> str:
     return f"ox:{tag(shard)}:notify"
 
 
-# -- global lookups (small, rarely written) ----------------------------------------------
-def device(address: str) -> str:
-    """String: device address (upper case) -> patient id."""
-    return f"ox:device:{address.upper()}"
-
-
 def shard_metrics(shard: int) -> str:
     """Hash: counters the shard's scripts write in the same atomic step as what they count (alerts
     raised and upgraded, by priority: api/lua/alerts.lua); GET /metrics adds them to METRICS."""
     return f"ox:{tag(shard)}:metrics"
+
+
+# -- global lookups (small, rarely written) ----------------------------------------------
+def device(address: str) -> str:
+    """String: device address (upper case) -> patient id."""
+    return f"ox:device:{address.upper()}"
 
 
 def ward_patients(ward: str) -> str:

@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.contract import datetime_ms
 from api.deps import Auditor, RedisDep
+from api.resources import enrolments
 from api.schemas import ID_PATTERN, QueryTime, problem_responses
 from api.security import audit
 from api.security.schemas import AuditEntry, AuditPage
@@ -55,11 +57,24 @@ async def list_audit(
         str | None, Query(max_length=200, description="`next_cursor` of the previous page")
     ] = None,
 ) -> AuditPage:
-    """Audit entries, oldest first, one per /v1 request (this one included).
+    """Audit entries, oldest first, one per /v1 request (this one included), and one per webhook
+    delivery (`action` `disclose`).
 
+    `patient` also finds the ward queue, board and live-stream reads of the wards the patient
+    was enrolled on at the time: those entries name the ward only, and showed every patient on it.
     Follow `next_cursor` until it is `null`, with the same filters: a filtered page may hold
     fewer than `limit` entries (a bounded number is examined per request) and still continue.
     """
-    filters = audit.Filters(actor=actor, patient=patient, ward=ward, start=start, end=end)
+    stays: tuple[audit.Stay, ...] = ()
+    if patient is not None:
+        stays = tuple(
+            audit.Stay(
+                e.ward_id,
+                datetime_ms(e.admitted_at),
+                None if e.discharged_at is None else datetime_ms(e.discharged_at),
+            )
+            for e in await enrolments.of_patient(r, patient)
+        )
+    filters = audit.Filters(actor=actor, patient=patient, ward=ward, start=start, end=end, stays=stays)
     items, next_cursor = await audit.query(r, filters, limit, cursor)
     return AuditPage(items=[_entry(i) for i in items], next_cursor=next_cursor)

@@ -1,4 +1,5 @@
-"""The audit log: one entry per /v1 and /fhir request, appended to the Redis stream ``ox:audit``.
+"""The audit log: one entry per /v1 and /fhir request, and one per webhook delivery attempt (a
+disclosure to an integrator), appended to the Redis stream ``ox:audit``.
 
 Who (principal id and role, or ``anonymous``), what (method and route *template*), which
 patients and wards (noted by the access checks, api/security/scoping.py), when, the request id
@@ -7,6 +8,12 @@ only ever appends (XADD) and reads (XRANGE); nothing trims or edits the stream.
 
 Entries are written by the middleware (api/security/middleware.py) before the response leaves:
 if the entry cannot be written, the caller gets a 503 instead of unaudited data.
+
+Ward rosters (the queue, the board and its live stream, ``ROSTER_READS``) show every patient of
+the ward, but their entries name the ward only: a queue polled every few seconds by every
+clinician would otherwise write the whole ward into the never-trimmed log each time. A query by
+patient finds them instead, from the patient's enrolments (their stays on wards): every successful
+roster read of a ward while the patient was on it (docs/api.md, "Audit log").
 """
 
 from __future__ import annotations
@@ -33,6 +40,17 @@ MAX_TARGET = 300
 SCAN_BUDGET = 10_000
 _BATCH = 500
 _CURSOR_PREFIX = "a1:"
+#: Reads whose answer lists the ward's patients: route template -> for how long after its entry the
+#: answer goes on showing them (seconds). The live stream ends by design after at most
+#: api/ward_events.py MAX_STREAM_S (a test holds the two together).
+ROSTER_READS: dict[str, float] = {
+    "/v1/wards/{ward_id}/queue": 0.0,
+    "/v1/wards/{ward_id}/board": 0.0,
+    "/v1/wards/{ward_id}/events": 600.0,
+}
+#: An entry is appended when the answer starts, after it was built: a read that began just before a
+#: discharge may be appended just after it (a few Redis round trips, each bounded by a 5 s timeout).
+ROSTER_GRACE_MS = 30_000
 
 
 class AuditCursorError(ValueError):
@@ -114,6 +132,42 @@ async def append(r: Redis, fields: dict[str, str]) -> None:
     await r.xadd(keys.AUDIT, entry_fields)
 
 
+def disclosure(
+    *,
+    owner: str,
+    role: str,
+    event_type: str,
+    patient_id: str | None,
+    ward_id: str | None,
+    status: int,
+    ids: dict[str, str],
+) -> dict[str, str]:
+    """The entry of one webhook delivery attempt: the subscription's owner disclosed the event
+    (and the patient it is about) to their receiver. `status` 0: no answer came. `ids`: the
+    subscription, event and delivery ids and the attempt; never the URL (it may hold a credential),
+    the secret or the body."""
+    return {
+        "actor": owner or "anonymous",
+        "role": role,
+        "action": "disclose",
+        "method": "POST",
+        "route": f"webhook:{event_type}",
+        "patients": patient_id or "",
+        "patients_total": "1" if patient_id else "0",
+        "wards": ward_id or "",
+        "target": ",".join(f"{k}={v}" for k, v in sorted(ids.items()))[:MAX_TARGET],
+        "status": str(status),
+        "outcome": "ok" if 200 <= status < 300 else "error",
+        "request_id": ids.get("delivery_id", ""),
+        "client": "",
+    }
+
+
+def queue_append(pipe: Any, fields: dict[str, str]) -> None:
+    """Append on a sync redis-py pipeline (the delivery workers' threads), with what it records."""
+    pipe.xadd(keys.AUDIT, dict[Any, Any](fields))
+
+
 # -- querying -----------------------------------------------------------------------------
 def encode_cursor(entry_id: str) -> str:
     return base64.urlsafe_b64encode((_CURSOR_PREFIX + entry_id).encode()).decode().rstrip("=")
@@ -131,18 +185,47 @@ def decode_cursor(cursor: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Stay:
+    """A patient's time on a ward (one enrolment), epoch ms; `end_ms` None: still there."""
+
+    ward: str
+    start_ms: int
+    end_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Filters:
     actor: str | None = None
     patient: str | None = None
     ward: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    #: The `patient`'s stays: roster reads of those wards at those times show the patient too.
+    stays: tuple[Stay, ...] = ()
 
-    def match(self, f: dict[str, str]) -> bool:
+    def match(self, f: dict[str, str], at_ms: int) -> bool:
         return (
             (self.actor is None or f.get("actor") == self.actor)
-            and (self.patient is None or self.patient in f.get("patients", "").split(","))
+            and (
+                self.patient is None
+                or self.patient in f.get("patients", "").split(",")
+                or self._on_roster(f, at_ms)
+            )
             and (self.ward is None or self.ward in f.get("wards", "").split(","))
+        )
+
+    def _on_roster(self, f: dict[str, str], at_ms: int) -> bool:
+        """A successful roster read of a ward the patient was on while the answer was shown."""
+        shown_for = ROSTER_READS.get(f.get("route", ""))
+        if shown_for is None or f.get("outcome") != "ok":
+            return False
+        wards = f.get("wards", "").split(",")
+        shown_until = at_ms + int(shown_for * 1000)
+        return any(
+            s.ward in wards
+            and s.start_ms <= shown_until
+            and (s.end_ms is None or at_ms - ROSTER_GRACE_MS <= s.end_ms)
+            for s in self.stays
         )
 
 
@@ -173,7 +256,7 @@ async def query(
                 continue
             last = text(raw_id)
             fields = {text(k): text(v) for k, v in raw_fields.items()}
-            if filters.match(fields):
+            if filters.match(fields, int(last.split("-", 1)[0])):
                 items.append({"entry_id": last, **fields})
                 if len(items) == limit:
                     return items, encode_cursor(last)

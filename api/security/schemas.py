@@ -222,9 +222,13 @@ class AuditEntry(BaseModel):
     at: UtcTime = Field(description="when the entry was appended (the stream entry id, Redis clock)")
     actor: str = Field(description="principal id, or `anonymous` when no valid credential was given")
     role: str
-    action: Literal["read", "write"]
+    action: Literal["read", "write", "disclose"] = Field(
+        description="`disclose`: a webhook delivery attempt sent patient data to a subscription's receiver"
+    )
     method: str
-    route: str = Field(description="the route template; ids are in `patients` / `wards`")
+    route: str = Field(
+        description="the route template (ids in `patients` / `wards`); `webhook:<event type>` for a delivery"
+    )
     patients: list[str]
     patients_total: int = Field(description="patients touched, when more than `patients` lists")
     wards: list[str]

@@ -15,6 +15,10 @@ Flow (keys in api/webhooks/keys.py, event sources in api/webhooks/sources.py):
    ``GET /v1/webhooks/{id}/dead-letters``; at once when the URL's host now resolves to an address
    the target policy refuses (api/webhooks/targets.py), with the reason as its error.
 
+Every attempt that sent the event (all but those the target policy refused) appends an audit
+entry in the same pipeline as its bookkeeping: a disclosure by the subscription's owner of the
+patient the event is about (api/security/audit.py `disclosure`; never the URL, secret or body).
+
 Every process may run one worker: the outbox group and ZREM-claimed retries split the work, and
 only the READING_LOCK holder tails readings. Attempts are made one at a time per worker: a slow
 receiver delays others by at most ``timeout_s`` per attempt.
@@ -37,6 +41,7 @@ import redis
 
 from api import keys
 from api.registry import iso_utc, text
+from api.security import audit
 from api.security.principal import effective_wards
 from api.security.roles import Role
 from api.webhooks import keys as wkeys
@@ -221,6 +226,24 @@ class WebhookDelivery:
         return done
 
     # -- one attempt ----------------------------------------------------------------------------
+    def _disclosure(self, job: Job, sub: Subscription, status: int) -> dict[str, str]:
+        data = json.loads(job.body).get("data") or {}
+        if sub.owner.startswith("bootstrap:"):
+            role = Role.ADMINISTRATOR.value
+        else:
+            role = text(self._r.hget(keys.principal(sub.owner), "role") or "")
+        ids = {"subscription_id": sub.subscription_id, "event_id": job.event_id}
+        ids |= {"delivery_id": job.delivery_id, "attempt": str(job.attempt)}
+        return audit.disclosure(
+            owner=sub.owner,
+            role=role,
+            event_type=job.event_type,
+            patient_id=data.get("patient_id"),
+            ward_id=data.get("ward_id"),
+            status=status,
+            ids=ids,
+        )
+
     def _attempt(self, job: Job, sub: Subscription) -> None:
         body = job.body.encode("utf-8")
         headers = {
@@ -230,14 +253,17 @@ class WebhookDelivery:
             "Oxiward-Delivery": job.delivery_id,
             "Oxiward-Delivery-Attempt": str(job.attempt),
         }
+        sent = True
         try:
             status, error = post(sub.url, body, headers, self._timeout, self._targets)
             final = job.attempt >= self._max_attempts
         except TargetRefused as exc:  # retrying cannot help until the operator or DNS changes
-            status, error, final = 0, f"refused: {exc}", True
+            status, error, final, sent = 0, f"refused: {exc}", True, False
         at = iso_utc(self._clock())
         key = wkeys.subscription(sub.subscription_id)
         pipe = self._r.pipeline(transaction=False)
+        if sent:  # the event may have reached the receiver (even unanswered): audit the disclosure
+            audit.queue_append(pipe, self._disclosure(job, sub, status))
         pipe.hset(key, mapping={"last_status": str(status)})
         if 200 <= status < 300:
             pipe.hincrby(key, "delivered", 1)

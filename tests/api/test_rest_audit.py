@@ -3,6 +3,7 @@ outcome, queryable by administrators, free of secrets, and written before data l
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,12 +12,14 @@ import httpx
 import pytest
 import redis
 
-from api import keys
+from api import keys, ward_events
 from api.main import create_app
+from api.security import audit
 from tests.api.rest_support import AUTH, TOKEN, api_client, running, settings
 from tests.api.security_support import (
     PASSWORD,
     WARD_A,
+    WARD_B,
     Seeded,
     api_key,
     bearer,
@@ -92,6 +95,48 @@ async def test_reads_and_writes_are_audited_with_who_what_where_and_outcome(
     assert all(seeded.b in e["patients"] for e in on_b)
     assert (session["nurse"], 403) in {(e["actor"], e["status"]) for e in on_b}
     assert {e["actor"] for e in await _all(client, ward=WARD_A)} >= {session["nurse"]}
+
+
+async def test_a_patient_query_finds_the_ward_rosters_that_showed_the_patient(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    """Queue and board entries name the ward only; by patient they are found through enrolments."""
+    seeded = await seed_two_wards(client, redis_url)
+    nurse = (await user(client, "nurse.q", "clinician", [WARD_A]))["principal_id"]
+    token = bearer(await password_token(client, "nurse.q"))
+    assert (await client.get(f"/v1/wards/{WARD_A}/queue", headers=token)).status_code == 200
+    await asyncio.sleep(0.01)  # the newcomer is admitted strictly after that read
+    admitted = await client.post("/v1/enrolments", json={"ward_id": WARD_A, "ref": "Bed 9"}, headers=AUTH)
+    assert admitted.status_code == 201, admitted.text
+    newcomer = admitted.json()["patient_id"]
+    assert (await client.get(f"/v1/wards/{WARD_A}/queue", headers=token)).status_code == 200
+    assert (await client.get(f"/v1/wards/{WARD_A}/board", headers=token)).status_code == 200
+    assert (await client.get(f"/v1/wards/{WARD_B}/queue", headers=token)).status_code == 403
+    assert (await client.get(f"/v1/wards/{WARD_B}/events", headers=token)).status_code == 403
+    assert (await client.get(f"/v1/wards/{WARD_A}", headers=token)).status_code == 200  # no patient list
+    # Every roster template is a real route (its entries carry it).
+    assert set(audit.ROSTER_READS) <= {e["route"] for e in await _all(client, actor=nurse)}
+
+    def rosters(entries: list[dict[str, Any]]) -> list[tuple[str, list[str], list[str]]]:
+        return [(e["route"], e["wards"], e["patients"]) for e in entries]
+
+    queue, board = "/v1/wards/{ward_id}/queue", "/v1/wards/{ward_id}/board"
+    # Shown on both rosters read after the admission, not on the one before it.
+    assert rosters(await _all(client, patient=newcomer, actor=nurse)) == [
+        (queue, [WARD_A], []),
+        (board, [WARD_A], []),
+    ]
+    # On the ward all along: every roster read of ward A; the refused read of ward B showed nothing.
+    assert rosters(await _all(client, patient=seeded.a, actor=nurse)) == [
+        (queue, [WARD_A], []),
+        (queue, [WARD_A], []),
+        (board, [WARD_A], []),
+    ]
+    assert await _all(client, patient=seeded.b, actor=nurse) == []
+
+
+def test_a_live_stream_counts_as_shown_for_its_whole_life() -> None:
+    assert audit.ROSTER_READS["/v1/wards/{ward_id}/events"] >= ward_events.MAX_STREAM_S
 
 
 async def test_time_window_and_cursor_pages(client: httpx.AsyncClient, redis_url: str) -> None:

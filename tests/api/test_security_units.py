@@ -158,6 +158,31 @@ def test_audit_entries_record_who_what_where_and_outcome() -> None:
     ]  # fmt: skip
 
 
+def test_roster_reads_match_a_patient_for_the_time_the_patient_was_on_the_ward() -> None:
+    admitted, discharged = 1_000_000, 2_000_000
+    stay = audit.Stay("w1", admitted, discharged)
+    by_patient = audit.Filters(patient="p-1", stays=(stay, audit.Stay("w2", discharged, None)))
+
+    def read(route: str, ward: str, at_ms: int, status: int = 200) -> bool:
+        fields = {"route": route, "wards": ward, "patients": "", "outcome": audit.outcome_of(status)}
+        return by_patient.match(fields, at_ms)
+
+    queue, events = "/v1/wards/{ward_id}/queue", "/v1/wards/{ward_id}/events"
+    assert read(queue, "w1", admitted)
+    assert not read(queue, "w1", admitted - 1)  # before the admission
+    assert read(queue, "w1", discharged + audit.ROSTER_GRACE_MS)  # begun before the discharge
+    assert not read(queue, "w1", discharged + audit.ROSTER_GRACE_MS + 1)
+    assert read(queue, "w2", discharged + 10**9)  # still on w2
+    assert not read(queue, "w3", admitted)
+    assert not read(queue, "w1", admitted, status=403)  # a refused read showed no one
+    assert not read("/v1/wards/{ward_id}", "w1", admitted)  # the ward's own record lists no patients
+    # A live stream shows the ward for up to its lifetime: one opened just before the admission did.
+    assert read(events, "w1", admitted - 60_000)
+    assert not read(events, "w1", admitted - int(audit.ROSTER_READS[events] * 1000) - 1)
+    # Without stays (or without a patient filter) only the patients named in the entry count.
+    assert not audit.Filters(patient="p-1").match({"route": queue, "wards": "w1", "outcome": "ok"}, admitted)
+
+
 def test_metric_names_follow_the_field_rule() -> None:
     snap = metrics.Snapshot(
         counters={
@@ -165,6 +190,7 @@ def test_metric_names_follow_the_field_rule() -> None:
             "dead_letter:bad-json": 2,
             "delivery_failed:webhook": 1,
             "alerts_raised:high": 3,
+            "alerts_upgraded:high": 2,
             "odd name:x": 1,
         }
     )
@@ -178,6 +204,5 @@ def test_metric_names_follow_the_field_rule() -> None:
     assert names[("oxiward_dead_letters_total", (("reason", "bad-json"),))] == 2
     assert names[("oxiward_delivery_failures_total", (("channel", "webhook"),))] == 1
     assert names[("oxiward_alerts_raised_total", (("priority", "high"),))] == 3
-    assert names[("oxiward_odd_name_total", (("kind", "x"),))] == 1
-            "alerts_upgraded:high": 2,
     assert names[("oxiward_alerts_upgraded_total", (("priority", "high"),))] == 2
+    assert names[("oxiward_odd_name_total", (("kind", "x"),))] == 1

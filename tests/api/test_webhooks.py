@@ -277,3 +277,46 @@ async def test_the_service_delivers_webhooks_itself_where_its_worker_runs(redis_
     assert ping.status_code == 202
     (first,) = rx.at("/svc")
     assert json.loads(first.body)["id"] == ping.json()["event_id"]
+
+
+async def test_every_delivery_attempt_is_audited_as_a_disclosure_by_the_owner(redis_url: str) -> None:
+    with receiver() as rx:
+        path = "/epr?token=in-the-url"  # a credential in the URL must not reach the audit log
+        rx.scripts[path] = [500, 200]  # the first attempt fails: it is a disclosure all the same
+        async with api_client(redis_url) as client:
+            created = await client.post(
+                "/v1/admin/api-keys",
+                json={"name": "epr", "role": "integrator", "wards": ["north-1"]},
+                headers=AUTH,
+            )
+            owner = created.json()["principal_id"]
+            key = {"Authorization": f"Bearer {created.json()['api_key']}"}
+            sub = await _subscribe(client, rx.url(path), ["reading.created"], headers=key)
+            pid = (await admit(client, "north-1", "Bed 1", devices=[factories.DEVICE]))["patient_id"]
+            with delivering(redis_url):
+                store_readings(redis_url, [factories.payload(seq=1)])
+                rx.wait_for(lambda: len(rx.at(path)) == 2)
+                await client.post(f"/v1/webhooks/{sub['subscription_id']}/ping", headers=key)
+                rx.wait_for(lambda: _has_ping(rx, path))
+            audited = await client.get("/v1/audit", params={"patient": pid, "actor": owner}, headers=AUTH)
+            pings = await client.get("/v1/audit", params={"actor": owner, "limit": 1000}, headers=AUTH)
+    assert audited.status_code == 200, audited.text
+    entries = audited.json()["items"]
+    event_id = json.loads(rx.at(path)[0].body)["id"]
+    assert [(e["action"], e["method"], e["route"], e["status"], e["outcome"]) for e in entries] == [
+        ("disclose", "POST", "webhook:reading.created", 500, "error"),
+        ("disclose", "POST", "webhook:reading.created", 200, "ok"),
+    ]
+    for attempt, entry in enumerate(entries, start=1):
+        assert (entry["actor"], entry["role"]) == (owner, "integrator")
+        assert (entry["patients"], entry["wards"]) == ([pid], ["north-1"])
+        assert f"event_id={event_id}" in entry["target"]
+        assert f"subscription_id={sub['subscription_id']}" in entry["target"]
+        assert f"attempt={attempt}" in entry["target"]
+    # The ping names no patient; nothing of the URL, the secret or the body is kept.
+    [ping] = [e for e in pings.json()["items"] if e["route"] == "webhook:ping"]
+    assert (ping["patients"], ping["outcome"]) == ([], "ok")
+    recorded = json.dumps([e for e in pings.json()["items"] if e["action"] == "disclose"])
+    assert "in-the-url" not in recorded
+    assert sub["secret"] not in recorded
+    assert "127.0.0.1" not in recorded
