@@ -8,7 +8,8 @@ Flow (keys in api/notify/keys.py; the rota in api/notify/rota.py):
    under keys.alert_deliveries(alert id); the ward's MQTT topic gets it too when enabled;
 2. an attempt ends `delivered` (webhook 2xx; MQTT PUBACK), `sent` (apprise took it; it cannot tell
    more) or failed; a failed one is retried after ``base_delay_s * 2**(attempt-1)`` (capped, ±10%
-   jitter) -- or dropped as `cancelled` when the alert has been acknowledged or resolved meanwhile;
+   jitter: api/retry_schedule.py), due at the delivery's `next_attempt_at` -- or dropped as
+   `cancelled` when the alert has been acknowledged or resolved meanwhile;
 3. after ``max_attempts`` it is `dead-lettered` (keys.DEAD) and a technical alert is raised on the
    patient (api/notify/technical.py);
 4. a webhook receiver may POST the delivery's accept token back: the alert is acknowledged as the
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 import uuid
@@ -45,6 +45,7 @@ from api.notify.mqtt_channel import MqttPublisher
 from api.notify.rota import MQTT_TOPIC, Channel, ChannelKind, Privacy, rota_from_raw
 from api.notify.technical import raise_delivery_failed
 from api.registry import iso_utc
+from api.retry_schedule import Backoff
 from api.webhooks.sources import _rows
 from api.webhooks.targets import TargetPolicy
 
@@ -74,7 +75,7 @@ class NotificationDelivery:
         self._store = SyncAlertStore(client)
         self.name = name
         self._link = link_base
-        self._base, self._cap, self._max_attempts = base_delay_s, max_delay_s, max_attempts
+        self._backoff, self._max_attempts = Backoff(base_delay_s, max_delay_s), max_attempts
         self._timeout, self._poll = timeout_s, poll_s
         self._mqtt = mqtt
         self._targets = targets or TargetPolicy()  # where webhooks may go (api/webhooks/targets.py)
@@ -220,7 +221,7 @@ class NotificationDelivery:
         channel = f["channel"]
         outcome, error = self._send(ctx, channel, target, did, attempt)
         now = self._now()
-        fields = {"attempts": str(attempt), "updated_at": now, "last_error": error}
+        fields = {"attempts": str(attempt), "updated_at": now, "last_error": error, "next_attempt_at": ""}
         if outcome != FAILED:
             stamp = (f"{outcome}_at", now)
             status.move_sync(self._r, did, outcome, status.ATTEMPTABLE, stamp=stamp, fields=fields)
@@ -228,10 +229,12 @@ class NotificationDelivery:
             return
         self._r.hincrby(keys.METRICS, f"delivery_failed:{channel}", 1)
         if attempt < self._max_attempts:
+            # Retries are due by the wall clock (the retry queue is polled with it).
+            due = self._backoff.due_ms(attempt, time.time())
+            fields["next_attempt_at"] = iso_utc(datetime.fromtimestamp(due / 1000, UTC))
             # Moved unless the link was followed during the attempt (then no retry is needed).
             if status.move_sync(self._r, did, "retrying", status.ATTEMPTABLE, fields=fields) == 1:
-                delay = min(self._base * 2 ** (attempt - 1), self._cap) * random.uniform(0.9, 1.1)  # noqa: S311
-                self._r.zadd(nkeys.RETRY, {f"{did}:{attempt + 1}": int(time.time() * 1000 + delay * 1000)})
+                self._r.zadd(nkeys.RETRY, {f"{did}:{attempt + 1}": due})
             return
         if status.move_sync(self._r, did, "dead-lettered", status.ATTEMPTABLE, fields=fields) != 1:
             return

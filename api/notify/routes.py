@@ -91,6 +91,7 @@ SHOWN = (
     "created_at",
     "updated_at",
     "last_error",
+    "next_attempt_at",
     "delivered_at",
     "sent_at",
     "read_at",

@@ -10,7 +10,8 @@ Flow (keys in api/webhooks/keys.py, event sources in api/webhooks/sources.py):
    scheduled;
 3. a failed attempt (no answer within ``timeout_s``, or any status but 2xx; redirects are not
    followed) is put in ``ox:webhook:retry`` due after ``base_delay_s * 2**(attempt-1)`` (capped
-   at ``max_delay_s``, ±10% jitter so receivers coming back are not hit in lockstep);
+   at ``max_delay_s``, ±10% jitter so receivers coming back are not hit in lockstep:
+   api/retry_schedule.py);
 4. after ``max_attempts`` the delivery goes to the subscription's dead-letter stream, readable at
    ``GET /v1/webhooks/{id}/dead-letters``; at once when the URL's host now resolves to an address
    the target policy refuses (api/webhooks/targets.py), with the reason as its error.
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 import uuid
@@ -41,6 +41,7 @@ import redis
 
 from api import keys
 from api.registry import iso_utc, text
+from api.retry_schedule import Backoff
 from api.security import audit
 from api.security.principal import effective_wards
 from api.security.roles import Role
@@ -102,7 +103,7 @@ class WebhookDelivery:
         self._r = client
         self._targets = targets or TargetPolicy()
         self.name = name
-        self._base, self._cap, self._max_attempts = base_delay_s, max_delay_s, max_attempts
+        self._backoff, self._max_attempts = Backoff(base_delay_s, max_delay_s), max_attempts
         self._timeout, self._poll = timeout_s, poll_s
         self._clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
@@ -287,9 +288,8 @@ class WebhookDelivery:
             pipe.hincrby(keys.METRICS, "webhook:dead_lettered", 1)
             log.warning("webhook delivery dead-lettered after %d attempts (%s)", job.attempt, error)
         else:
-            delay = min(self._base * 2 ** (job.attempt - 1), self._cap) * random.uniform(0.9, 1.1)  # noqa: S311
             retry = Job(
                 job.subscription_id, job.delivery_id, job.event_id, job.event_type, job.body, job.attempt + 1
             )
-            pipe.zadd(wkeys.RETRY, {retry.encode(): int(time.time() * 1000 + delay * 1000)})
+            pipe.zadd(wkeys.RETRY, {retry.encode(): self._backoff.due_ms(job.attempt, time.time())})
         pipe.execute()

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -30,7 +31,8 @@ from tests.services import free_port
 def delivering(redis_url: str, **options: Any) -> Iterator[WebhookDelivery]:
     client = redis.Redis.from_url(redis_url)
     options.setdefault("targets", LOCAL_TARGETS)
-    worker = WebhookDelivery(client, base_delay_s=0.05, poll_s=0.05, timeout_s=5.0, **options)
+    options.setdefault("base_delay_s", 0.05)
+    worker = WebhookDelivery(client, poll_s=0.05, timeout_s=5.0, **options)
     worker.run_once()  # consumer groups and reading cursors exist before anything happens
     worker.start()
     try:
@@ -122,24 +124,28 @@ def _has_ping(rx: Receiver, path: str) -> bool:
 
 
 async def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(redis_url: str) -> None:
+    """Retries wait 0.2 s, 0.4 s, 0.8 s (±10 %; 10 s, 20 s, 40 s … in service): never sooner."""
     with receiver() as rx:
-        rx.scripts["/flaky"] = [500, 503, 200]
+        rx.scripts["/flaky"] = [500, 503, 500, 200]
         async with api_client(redis_url) as client:
             sub = await _subscribe(client, rx.url("/flaky"), ["alert.raised"])
-            with delivering(redis_url):
+            with delivering(redis_url, base_delay_s=0.2):
                 ping = await client.post(f"/v1/webhooks/{sub['subscription_id']}/ping", headers=AUTH)
-                rx.wait_for(lambda: len(rx.at("/flaky")) >= 3)
+                rx.wait_for(lambda: len(rx.at("/flaky")) >= 4)
                 await _wait_stats(client, sub["subscription_id"], "delivered", 1)
                 stats = (await client.get(f"/v1/webhooks/{sub['subscription_id']}", headers=AUTH)).json()[
                     "stats"
                 ]
     attempts = rx.at("/flaky")
     assert ping.status_code == 202
-    assert [r.headers["oxiward-delivery-attempt"] for r in attempts] == ["1", "2", "3"]
-    assert len({r.headers["oxiward-delivery"] for r in attempts}) == 1  # one delivery, three attempts
+    assert [r.headers["oxiward-delivery-attempt"] for r in attempts] == ["1", "2", "3", "4"]
+    assert len({r.headers["oxiward-delivery"] for r in attempts}) == 1  # one delivery, four attempts
     assert {json.loads(r.body)["id"] for r in attempts} == {ping.json()["event_id"]}
+    gaps = [b.at - a.at for a, b in pairwise(attempts)]
+    assert all(gap >= 0.9 * 0.2 * 2**n for n, gap in enumerate(gaps)), gaps  # doubling, not constant
+    assert gaps == sorted(gaps), gaps
     assert stats["delivered"] == 1
-    assert stats["failed_attempts"] == 2
+    assert stats["failed_attempts"] == 3
     assert stats["last_status"] == 200
 
 

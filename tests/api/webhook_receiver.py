@@ -1,7 +1,8 @@
 """A real HTTP receiver for webhook tests: a stdlib server on a free loopback port, in a thread.
 
-Each path has a script of status codes to answer with (the last one repeats); every request is
-recorded with its headers and body.
+Each path has a script of status codes to answer with (the last one repeats) and optionally a reply
+body (default "ok"; e.g. the JSON an SMS gateway answers); every request is recorded with its
+headers, body and arrival time.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: When it arrived (wall clock, seconds since the epoch).
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
 class Receiver:
     port: int
     scripts: dict[str, list[int]] = field(default_factory=dict)
+    replies: dict[str, bytes] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -68,10 +72,11 @@ def receiver() -> Iterator[Receiver]:
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
             status = rec.answer(self.path)
+            reply = rec.replies.get(self.path, b"ok")
             self.send_response(status)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(reply)
 
         def log_message(self, format: str, *args: object) -> None:
             return

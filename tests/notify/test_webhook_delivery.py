@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime
 
 import redis
 
@@ -33,13 +34,13 @@ from tests.notify.support import (
 
 
 def _worker(r: redis.Redis, clock: Clock, **kw: float) -> NotificationDelivery:
+    options = {"base_delay_s": 0.05, **kw}
     return NotificationDelivery(
         r,
         link_base="https://oxiward.example",
         clock=clock,
-        base_delay_s=0.05,
         targets=LOCAL_TARGETS,
-        **kw,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -89,19 +90,36 @@ def test_clinical_privacy_adds_the_rule(redis_url: str) -> None:
 
 
 def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(redis_url: str) -> None:
+    """Each retry waits twice as long as the one before (0.2 s base here, ±10 % jitter): the delivery
+    records when its next attempt is due, and the receiver is not called again before then."""
     r = redis.Redis.from_url(redis_url)
     enrol(r, "p1", "NW-07")
+    due: dict[int, float] = {}  # failed attempt -> its recorded next_attempt_at
+
+    def delivered() -> bool:
+        [d] = deliveries(r, alert_id) or [{"status": ""}]
+        if d["status"] == "retrying":
+            due[int(d["attempts"])] = datetime.fromisoformat(d["next_attempt_at"]).timestamp()
+        return d["status"] == "delivered"
+
     with receiver() as rx:
-        rx.scripts["/flaky"] = [500, 503, 200]
+        rx.scripts["/flaky"] = [500, 503, 500, 200]
         set_rota(
             r, {"tiers": [{"recipients": [{"name": "Nurse A", "channels": [webhook(rx.url("/flaky"))]}]}]}
         )
         alert_id = raise_alert(r, "p1", T0)
-        pump(_worker(r, Clock(T0)), lambda: first_status(r, alert_id) == "delivered")
+        pump(_worker(r, Clock(T0), base_delay_s=0.2), delivered)
         got = rx.at("/flaky")
-    assert [g.headers["oxiward-delivery-attempt"] for g in got] == ["1", "2", "3"]
-    assert len({g.headers["oxiward-delivery"] for g in got}) == 1  # one delivery, three attempts
-    assert deliveries(r, alert_id)[0]["attempts"] == "3"
+    assert [g.headers["oxiward-delivery-attempt"] for g in got] == ["1", "2", "3", "4"]
+    assert len({g.headers["oxiward-delivery"] for g in got}) == 1  # one delivery, four attempts
+    assert sorted(due) == [1, 2, 3]
+    waits = [due[n] - got[n - 1].at for n in (1, 2, 3)]  # from the failed attempt to the next's due time
+    for n, wait in enumerate(waits, start=1):
+        assert 0.9 * 0.2 * 2 ** (n - 1) <= wait <= 1.1 * 0.2 * 2 ** (n - 1) + 0.15, waits
+        assert got[n].at >= due[n] - 0.002, "retried before it was due"  # due is kept to the ms
+    assert waits[0] < waits[1] < waits[2], waits
+    [final] = deliveries(r, alert_id)
+    assert (final["attempts"], final["next_attempt_at"]) == ("4", "")
     assert r.xlen(nkeys.DEAD) == 0
 
 
