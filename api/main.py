@@ -2,7 +2,7 @@
 
 The lifespan owns the redis.asyncio client and, when enabled in the settings, the MQTT ingest
 and evaluation worker threads (each opens its own connections). Errors leave as RFC 9457
-problem details (``application/problem+json``).
+problem details (``application/problem+json``); under /fhir as OperationOutcomes (api/fhir/errors.py).
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import alert_store, logs, registry
-from api.auth import Authenticator, AuthError, RateLimited
+from api.auth import Authenticator, AuthError, RateLimited, request_principal
+from api.fhir.errors import FHIR_JSON, is_fhir_path, outcome_for
 from api.ingest import IngestService
 from api.metrics import HttpMetrics
 from api.notify.service import from_settings as notification_delivery
 from api.queries import CursorError
+from api.resources.access import sees_ward
 from api.routes import mount
 from api.schemas import Problem
 from api.security.audit import AuditCursorError
@@ -73,12 +75,20 @@ def _title(status: int) -> str:
 
 
 def problem(request: Request, status: int, detail: str, **extra: Any) -> JSONResponse:
+    """The error answer: problem details, or under /fhir an OperationOutcome saying the same."""
+    if is_fhir_path(request.url.path):
+        return JSONResponse(outcome_for(status, detail), status_code=status, media_type=FHIR_JSON)
     body = Problem(title=_title(status), status=status, detail=detail, instance=request.url.path, **extra)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON)
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
     status = next(s for cls, s in _STATUS_OF.items() if isinstance(exc, cls))
+    if isinstance(exc, registry.DeviceAssigned):
+        # Whose the device is may be told only to those who may see that patient's ward.
+        principal = request_principal(request)
+        shown = principal is not None and sees_ward(principal, exc.owner_ward)
+        return problem(request, 409, str(exc) if shown else exc.neutral())
     if isinstance(exc, alert_store.Conflict):
         # The current record lets the caller see who resolved (or escalated) it and when.
         return problem(request, 409, str(exc), alert=exc.alert)

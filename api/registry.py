@@ -42,7 +42,26 @@ class PatientExists(RegistryError):
 
 
 class DeviceAssigned(RegistryError):
-    """The device belongs to another patient."""
+    """The device belongs to another patient, on ``owner_ward`` (None: not admitted anywhere).
+
+    The caller's answer depends on whether they may see that ward (api/main.py): the message
+    must not tell someone that a device is with a patient on a ward they are not granted.
+    """
+
+    def __init__(self, address: str, owner_ward: str | None) -> None:
+        super().__init__(f"device {address} is assigned to another patient")
+        self.address = address
+        self.owner_ward = owner_ward
+
+    def neutral(self) -> str:
+        """What to tell a caller who may not see ``owner_ward``."""
+        return f"device {self.address} is not available for assignment; ask an administrator"
+
+
+async def device_assigned(r: Redis, address: str, owner: str) -> DeviceAssigned:
+    """The refusal for ``address``, assigned to patient ``owner``, with the owner's ward."""
+    ward = await r.hget(keys.patient(owner), "ward")
+    return DeviceAssigned(address, None if ward is None else text(ward))
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +138,7 @@ async def _claim_device(r: Redis, address: str, patient_id: str) -> bool:
         return False
     if owner is None:  # released between our SET NX and GET: try once more
         return await _claim_device(r, address, patient_id)
-    raise DeviceAssigned(f"device {address} is assigned to another patient")
+    raise await device_assigned(r, address, owner)
 
 
 async def _release_devices(r: Redis, addresses: Sequence[str], patient_id: str) -> None:
@@ -135,7 +154,7 @@ async def enrol(
     addresses = list(dict.fromkeys(d.upper() for d in devices))
     enrolled_at = iso_utc(now)
     if not await r.hsetnx(keys.patient(pid), "enrolled_at", enrolled_at):
-        raise PatientExists(f"patient {pid} is already enrolled")
+        raise PatientExists(f"patient id {pid} is taken; omit patient_id to have one generated")
     claimed: list[str] = []
     try:
         for address in addresses:
@@ -143,7 +162,9 @@ async def enrol(
                 claimed.append(address)
     except DeviceAssigned:
         await _release_devices(r, claimed, pid)
-        await r.delete(keys.patient(pid))
+        # Only what this call wrote: a registered patient's demographics stay (an empty hash
+        # is removed by Redis itself).
+        await r.hdel(keys.patient(pid), "enrolled_at")
         raise
     async with r.pipeline(transaction=False) as pipe:
         pipe.hset(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
@@ -10,6 +11,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -53,8 +55,19 @@ def _within_range(moment: datetime) -> datetime:
     return moment
 
 
+_ISO_WITH_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})")
+
+
+def _iso_with_offset(value: Any) -> Any:
+    # pydantic alone would also read a number ("0", "0.5") as seconds since 1970.
+    if not (isinstance(value, str) and _ISO_WITH_OFFSET.fullmatch(value)):
+        raise ValueError("must be an ISO 8601 date and time with a UTC offset, e.g. 2025-01-14T09:30:00Z")
+    return value
+
+
 #: A time given in a query string (`from`, `to`, …): ISO 8601 with a UTC offset, within range.
-QueryTime = Annotated[AwareDatetime, AfterValidator(_within_range)]
+#: Every /v1 route takes its query times as this type (FHIR `date` has FHIR's own syntax).
+QueryTime = Annotated[AwareDatetime, BeforeValidator(_iso_with_offset), AfterValidator(_within_range)]
 
 _PATIENT_EXAMPLE: dict[str, Any] = {
     "patient_id": "p-7f3a9c2e41d8",

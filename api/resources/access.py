@@ -32,9 +32,9 @@ _NOT_FOUND = (
     devices.DeviceNotFound,
     gateways.GatewayNotFound,
 )
+# registry.DeviceAssigned is left to api/main.py: its message depends on the caller's wards.
 _CONFLICT = (
     registry.PatientExists,
-    registry.DeviceAssigned,
     NhsNumberTaken,
     wards.WardExists,
     enrolments.EnrolmentConflict,

@@ -34,8 +34,11 @@ from api.resources import keys as rkeys
 from api.resources.pagination import Page, in_index, scan_page
 from api.resources.schemas import Admission, Discharge, EnrolmentRead
 
+# ARGV[6]: the ward the caller saw the patient on ('' for none) when it checked it may admit
+# them; if the patient moved since, that check no longer holds ('moved').
 _ADMIT = """
 local f = redis.call('HMGET', KEYS[1], 'ward', 'enrolled_at', 'discharged_at')
+if ARGV[5] == 'existing' and (f[1] or '') ~= ARGV[6] then return 'moved' end
 if (f[1] or f[2]) and not f[3] then return 'active' end
 if ARGV[5] == 'existing' and redis.call('EXISTS', KEYS[1]) == 0 then return 'missing' end
 redis.call('HDEL', KEYS[1], 'discharged_at', 'discharge_reason')
@@ -91,24 +94,37 @@ async def _save(r: Redis, record: dict[str, Any]) -> None:
 
 
 async def _check_devices(r: Redis, addresses: Sequence[str], patient_id: str) -> None:
-    owners = [await r.get(keys.device(a)) for a in addresses]
-    for address, owner in zip(addresses, owners, strict=True):
+    for address in addresses:
+        owner = await r.get(keys.device(address))
         if owner is not None and text(owner) != patient_id:
-            raise registry.DeviceAssigned(f"device {address} is assigned to another patient")
+            raise await registry.device_assigned(r, address, text(owner))
 
 
-async def admit(r: Redis, body: Admission, now: datetime) -> EnrolmentRead:
-    """Admit a registered or discharged patient (or a new one when no id is given) to a ward."""
+def unknown_patient(patient_id: str) -> PatientNotFound:
+    """The refusal for a patient id that is unknown, or that the caller may not admit."""
+    return PatientNotFound(f"no patient {patient_id}; register them first, or omit patient_id")
+
+
+async def admit(r: Redis, body: Admission, now: datetime, *, seen_ward: str | None) -> EnrolmentRead:
+    """Admit a registered or discharged patient (or a new one when no id is given) to a ward.
+
+    ``seen_ward``: the patient's current (or last) ward when the caller was found allowed to
+    admit them (None: no ward yet). If they moved meanwhile, that finding is stale: 409.
+    """
     pid = body.patient_id or new_patient_id()
     await _check_devices(r, body.devices, pid)
     eid = new_enrolment_id(now)
     at = iso_utc(now)
     mode = "existing" if body.patient_id else "new"
-    outcome = text(await r.eval(_ADMIT, 1, keys.patient(pid), eid, body.ward_id, body.ref, at, mode))
+    outcome = text(
+        await r.eval(_ADMIT, 1, keys.patient(pid), eid, body.ward_id, body.ref, at, mode, seen_ward or "")
+    )
     if outcome == "active":
         raise EnrolmentConflict(f"patient {pid} is already admitted; discharge them first")
+    if outcome == "moved":
+        raise EnrolmentConflict("the patient's enrolment changed meanwhile; look them up and try again")
     if outcome == "missing":
-        raise PatientNotFound(f"no patient {pid}; register them first, or omit patient_id")
+        raise unknown_patient(pid)
     record = {
         "enrolment_id": eid,
         "patient_id": pid,

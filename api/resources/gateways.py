@@ -6,6 +6,10 @@ generates a random password, returns it once, and stores only the Mosquitto pass
 rotated and revoked credentials when an operator job writes :func:`password_file` to Mosquitto's
 ``password_file`` and sends it SIGHUP (docs/api.md, "Gateway credentials"); until then the old
 password still connects.
+
+A gateway belongs to the ward given at registration (field `ward`; never changed): ward-limited
+callers see and manage only their wards' gateways (api/routes/gateways.py). Gateways registered
+before wards were recorded have none and are administrators' alone.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ async def load_many(r: Redis, gateway_ids: Sequence[str]) -> list[GatewayRead | 
             GatewayRead(
                 gateway_id=gid,
                 label=info.get("label") or None,
+                ward_id=info.get("ward") or None,
                 status="revoked" if info.get("revoked_at") else "active",
                 registered_at=datetime.fromisoformat(info["registered_at"]),
                 credentials_rotated_at=_opt_time(info.get("rotated_at")),
@@ -87,7 +92,12 @@ async def register(r: Redis, body: GatewayRegister, now: datetime) -> GatewayCre
     password = new_password()
     await r.hset(
         key,
-        mapping={"label": body.label or "", "passwd": hash_line(body.gateway_id, password), "rotated_at": at},
+        mapping={
+            "label": body.label or "",
+            "ward": body.ward_id or "",
+            "passwd": hash_line(body.gateway_id, password),
+            "rotated_at": at,
+        },
     )
     await r.zadd(rkeys.GATEWAYS, {body.gateway_id: 0})
     return GatewayCredentials(

@@ -110,7 +110,7 @@ async def _claim_nhs(r: Redis, number: str, patient_id: str) -> bool:
         return False
     if owner is None:
         return await _claim_nhs(r, number, patient_id)
-    raise NhsNumberTaken("a patient with this NHS number is already registered")
+    raise NhsNumberTaken("this NHS number is already registered; ask an administrator")
 
 
 async def register(r: Redis, body: PatientRegister, now: datetime) -> PatientDetail:
@@ -127,7 +127,7 @@ async def register(r: Redis, body: PatientRegister, now: datetime) -> PatientDet
     if not await r.eval(_REGISTER, 1, keys.patient(pid), *args):
         if claimed:
             await r.eval(_RELEASE, 1, rkeys.nhs(number), pid)
-        raise PatientExists(f"patient {pid} already exists")
+        raise PatientExists(f"patient id {pid} is taken; omit patient_id to have one generated")
     await r.zadd(rkeys.PATIENTS, {pid: 0})
     return await require(r, pid)
 

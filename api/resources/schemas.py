@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from api.schemas import DeviceAddress, EntityId, ShortText, UtcTime
 
@@ -83,6 +84,30 @@ class Contact(BaseModel):
 
 
 _CONTACT_EXAMPLE: dict[str, Any] = {"phone": "+44 7700 900123", "email": None, "preferred": "phone"}
+#: Older than this is taken for a typing slip in the year (the oldest person recorded was 122).
+MAX_AGE_YEARS = 130
+
+
+def _calendar_date_text(value: Any) -> Any:
+    # pydantic would also take a number, or digits in a string, as seconds since 1970.
+    if not isinstance(value, date) and not (
+        isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)
+    ):
+        raise ValueError("must be a calendar date written YYYY-MM-DD")
+    return value
+
+
+def _plausible_birth(born: date) -> date:
+    # "Today" where it is latest (UTC+14), so a baby born today in any time zone is accepted.
+    today = (datetime.now(UTC) + timedelta(hours=14)).date()
+    if born > today:
+        raise ValueError("must not be in the future")
+    if today.year - born.year - ((today.month, today.day) < (born.month, born.day)) > MAX_AGE_YEARS:
+        raise ValueError(f"gives an age over {MAX_AGE_YEARS} years; check the year")
+    return born
+
+
+BirthDate = Annotated[date, BeforeValidator(_calendar_date_text), AfterValidator(_plausible_birth)]
 
 
 class PatientRegister(BaseModel):
@@ -99,7 +124,7 @@ class PatientRegister(BaseModel):
     nhs_number: NhsNumberText = Field(
         description="10 digits, spaces allowed; refused unless the Modulus 11 check holds"
     )
-    date_of_birth: date
+    date_of_birth: BirthDate = Field(description="YYYY-MM-DD; not in the future, an age up to 130 years")
     contact: Contact | None = None
 
 
@@ -107,7 +132,7 @@ class PatientUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"contact": _CONTACT_EXAMPLE}]})
 
     nhs_number: NhsNumberText | None = None
-    date_of_birth: date | None = None
+    date_of_birth: BirthDate | None = None
     contact: Contact | None = None
 
 

@@ -81,16 +81,24 @@ class DevicePage(BaseModel):
 # -- gateways ---------------------------------------------------------------------------
 class GatewayRegister(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"gateway_id": "gw-0042", "label": "Hub for Bed 3"}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"gateway_id": "gw-0042", "label": "Hub for Bed 3", "ward_id": "north-1"}]
+        },
     )
 
     gateway_id: EntityId = Field(description="also the gateway's MQTT username (docs/wire-contract.md)")
     label: ShortText | None = None
+    ward_id: EntityId | None = Field(
+        default=None,
+        description="the ward the gateway serves (one you are granted); only administrators may omit it",
+    )
 
 
 _GATEWAY: dict[str, Any] = {
     "gateway_id": "gw-0042",
     "label": "Hub for Bed 3",
+    "ward_id": "north-1",
     "status": "active",
     "registered_at": "2025-01-14T09:00:00.000Z",
     "credentials_rotated_at": "2025-01-14T09:00:00.000Z",
@@ -105,6 +113,7 @@ class GatewayRead(BaseModel):
 
     gateway_id: str
     label: str | None
+    ward_id: str | None = Field(description="null for gateways registered before wards were recorded")
     status: Literal["active", "revoked"]
     registered_at: UtcTime
     credentials_rotated_at: UtcTime | None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, status
 
 from api.auth import note_access
 from api.deps import NowDep, ReadablePatient, Reader, RedisDep, Writer
-from api.resources import enrolments
+from api.resources import enrolments, patients
 from api.resources.access import refusals, require_ward, sees_ward
 from api.resources.schemas import Admission, Discharge, EnrolmentPage, EnrolmentRead
 from api.schemas import ID_PATTERN, problem_responses
@@ -30,12 +30,20 @@ async def admit(
     """Admit a patient to a ward (you must be granted the ward).
 
     Give `patient_id` for a registered or discharged patient; omit it to admit a new patient
-    without demographics. 409 if the patient is already admitted, or a device is assigned to
-    someone else.
+    without demographics. A patient whose current (or last) ward you are not granted is
+    answered as unknown (404): moving a patient between wards takes someone granted both.
+    409 if the patient is already admitted, or a device is assigned to someone else.
     """
     require_ward(request, principal, body.ward_id, body.patient_id)
+    seen_ward = None
+    if body.patient_id is not None:
+        current = await patients.get(r, body.patient_id)
+        seen_ward = None if current is None else current.ward_id
+        if current is not None and not sees_ward(principal, seen_ward):
+            with refusals():
+                raise enrolments.unknown_patient(body.patient_id)
     with refusals():
-        return await enrolments.admit(r, body, now)
+        return await enrolments.admit(r, body, now, seen_ward=seen_ward)
 
 
 @router.get("/enrolments", response_model=EnrolmentPage, responses=problem_responses(400, 422))

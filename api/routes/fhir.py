@@ -3,8 +3,9 @@
 Resources are built by api/fhir/resources.py and served as `application/fhir+json`; searches
 answer `searchset` Bundles with `self` and `next` links (`_cursor` carries the position, `_count`
 the page size). Search never returns what the caller's ward grants do not cover: a patient on
-another ward simply matches nothing. Errors of FHIR parameters are OperationOutcomes; errors of
-authentication stay problem details, as on /v1.
+another ward simply matches nothing. Every error is an OperationOutcome: those of FHIR parameters
+are made here; all others (authentication, scopes, ward grants, validation, unknown paths) by
+api/main.py through api/fhir/errors.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from api.deps import NowDep, Reader, RedisDep
 from api.fhir import codes, search
 from api.fhir import resources as fhir
 from api.fhir.capability import capability_statement
+from api.fhir.errors import FHIR_JSON
 from api.reading_codec import to_api
 from api.resources import devices, patients
 from api.resources.access import refusals, require_ward, sees_ward
@@ -30,7 +32,6 @@ from api.schemas import problem_responses
 
 router = APIRouter(prefix="/fhir/R4", tags=["FHIR R4"], responses=problem_responses(401, 403, 429))
 FhirId = Annotated[str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]
-FHIR_JSON = "application/fhir+json"
 
 
 class FhirResponse(JSONResponse):
@@ -38,15 +39,13 @@ class FhirResponse(JSONResponse):
 
 
 def _docs(example: dict[str, Any], *errors: int) -> dict[int | str, dict[str, Any]]:
-    outcome = fhir.operation_outcome("error", "invalid", "date=2025-13-01: not a calendar date")
+    """The success example, and the errors the route answers itself (api/openapi.py documents
+    every /fhir error as an OperationOutcome)."""
     out: dict[int | str, dict[str, Any]] = {
         200: {"content": {FHIR_JSON: {"schema": {"type": "object"}, "example": example}}}
     }
     for status in errors:
-        out[status] = {
-            "description": "OperationOutcome",
-            "content": {FHIR_JSON: {"schema": {"type": "object"}, "example": outcome}},
-        }
+        out[status] = {"description": "OperationOutcome"}
     return out
 
 

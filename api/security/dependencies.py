@@ -59,6 +59,12 @@ async def require_patient_access(r: Redis, principal: Principal, patient_id: str
     return record
 
 
+def request_principal(request: Request) -> Principal | None:
+    """The principal this request authenticated as, once it has (None before, or if it did not)."""
+    cached = request.scope.get(_PRINCIPAL_KEY)
+    return cached if isinstance(cached, Principal) else None
+
+
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
@@ -70,8 +76,8 @@ def _bearer(request: Request) -> str:
 
 async def authenticate(request: Request) -> Principal:
     """The caller's principal, or 401; 429 when its rate limit is spent."""
-    cached = request.scope.get(_PRINCIPAL_KEY)
-    if isinstance(cached, Principal):
+    cached = request_principal(request)
+    if cached is not None:
         return cached
     state = request.app.state
     authenticator: Authenticator = state.authenticator

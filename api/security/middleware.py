@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.fhir.errors import FHIR_JSON, is_fhir_path, outcome_for
 from api.logs import request_id_var
 from api.metrics import HttpMetrics
 from api.security import audit
@@ -32,7 +33,6 @@ log = logging.getLogger("api.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 #: Path prefixes whose every request is audited: the API and the FHIR API (both authenticated).
 AUDITED = ("/v1/", "/fhir/")
-_PROBLEM = [(b"content-type", b"application/problem+json")]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -42,9 +42,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _problem(status: int, title: str, detail: str, path: str) -> bytes:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": path}
-    return json.dumps(body).encode("utf-8")
+def _problem(status: int, title: str, detail: str, path: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers and body of an error answered here: problem details, an OperationOutcome under /fhir."""
+    if is_fhir_path(path):
+        body: dict[str, Any] = outcome_for(status, detail)
+        kind = FHIR_JSON
+    else:
+        body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": path}
+        kind = "application/problem+json"
+    return [(b"content-type", kind.encode("ascii"))], json.dumps(body).encode("utf-8")
 
 
 def route_template(scope: Scope) -> str:
@@ -105,10 +111,10 @@ class EdgeMiddleware:
                 status = int(message["status"])
                 if ctx is not None and not await self._audit(scope, ctx, status):
                     status, state["replaced"] = 503, True
-                    body = _problem(
+                    headers, body = _problem(
                         503, "Service Unavailable", "the audit log is unavailable; retry shortly", path
                     )
-                    message = {"type": "http.response.start", "status": 503, "headers": list(_PROBLEM)}
+                    message = {"type": "http.response.start", "status": 503, "headers": headers}
                     await send(self._with_id(message, request_id))
                     await send({"type": "http.response.body", "body": body})
                     state["status"] = status
@@ -140,8 +146,10 @@ class EdgeMiddleware:
 
     @staticmethod
     async def _too_large(scope: Scope, send: Send, path: str, limit: int) -> None:
-        body = _problem(413, "Content Too Large", f"the request body is larger than {limit} bytes", path)
-        await send({"type": "http.response.start", "status": 413, "headers": list(_PROBLEM)})
+        headers, body = _problem(
+            413, "Content Too Large", f"the request body is larger than {limit} bytes", path
+        )
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod

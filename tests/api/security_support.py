@@ -20,6 +20,18 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def refusal(response: httpx.Response) -> tuple[int | None, str]:
+    """The status and detail an error body states: problem details on /v1, an OperationOutcome
+    (application/fhir+json, which carries no status: the response's own) under /fhir."""
+    kind = response.headers.get("content-type", "")
+    body = response.json() if "json" in kind else {}
+    if kind == "application/problem+json":
+        return body.get("status"), str(body.get("detail", ""))
+    if kind == "application/fhir+json" and body.get("resourceType") == "OperationOutcome":
+        return response.status_code, "; ".join(i.get("diagnostics", "") for i in body.get("issue", []))
+    return None, ""
+
+
 async def api_key(
     client: httpx.AsyncClient, role: str, wards: list[str], name: str = "test key"
 ) -> dict[str, Any]:
@@ -69,7 +81,8 @@ async def key_token(client: httpx.AsyncClient, key: str, scope: str | None = Non
 
 @dataclass(frozen=True)
 class Seeded:
-    """Patient ids per ward; each patient has readings and at least one open alert."""
+    """Patient ids per ward; each patient has readings and at least one open alert; each ward a
+    gateway."""
 
     a: str
     b: str
@@ -77,11 +90,18 @@ class Seeded:
     b_device: str
     a_alert: str
     b_alert: str
+    a_gateway: str = "gw-alpha"
+    b_gateway: str = "gw-bravo"
 
 
 async def seed_two_wards(client: httpx.AsyncClient, redis_url: str) -> Seeded:
-    """One patient on each ward, with red readings evaluated by the real worker (so an alert)."""
+    """One patient on each ward, with red readings evaluated by the real worker (so an alert),
+    and a gateway on each ward."""
     now = datetime.now(UTC).replace(microsecond=0)
+    for ward, gateway in ((WARD_A, Seeded.a_gateway), (WARD_B, Seeded.b_gateway)):
+        body = {"gateway_id": gateway, "ward_id": ward}
+        registered = await client.post("/v1/gateways", json=body, headers=AUTH)
+        assert registered.status_code == 201, registered.text
     patients = {WARD_A: ("p-alpha-1", "C0:FF:EE:0A:00:01"), WARD_B: ("p-bravo-1", "C0:FF:EE:0B:00:01")}
     for ward, (pid, device) in patients.items():
         body = {"patient_id": pid, "ref": f"Bed {ward[-1]}", "devices": [device]}

@@ -42,15 +42,21 @@ def test_every_operation_shows_an_example() -> None:
 
 
 def test_errors_are_documented_as_problem_details() -> None:
+    """Problem details on /v1; under /fhir every error (401, 403, 422, 429…) an OperationOutcome."""
     # Error bodies of their own: the readiness report, OAuth 2.0 token errors (RFC 6749 §5.2).
     own_errors = {"/readyz": {"503"}, "/v1/auth/token": {"400", "401"}}
+    fhir_statuses = set()
     for method, path, op in _operations():
         for status, response in op["responses"].items():
             if not status.startswith(("4", "5")) or status in own_errors.get(path, set()):
                 continue
             content = response["content"]
-            if path.startswith("/fhir/R4/") and status in {"400", "404"}:
+            if path.startswith("/fhir/"):
                 assert list(content) == ["application/fhir+json"], (method, path, status)
+                assert content["application/fhir+json"]["schema"] == {
+                    "$ref": "#/components/schemas/OperationOutcome"
+                }, (method, path, status)
+                fhir_statuses.add(status)
                 continue
             assert content == {
                 "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
@@ -59,6 +65,10 @@ def test_errors_are_documented_as_problem_details() -> None:
                 path,
                 status,
             )
+    assert {"400", "401", "403", "404", "422", "429"} <= fhir_statuses
+    assert SPEC["components"]["schemas"]["OperationOutcome"]["properties"]["resourceType"] == {
+        "const": "OperationOutcome"
+    }
     assert "HTTPValidationError" not in SPEC["components"]["schemas"]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import redis
 
@@ -36,6 +36,43 @@ async def test_register_validates_the_nhs_number_and_keeps_one_patient_per_numbe
     assert short.status_code == 422
     assert again.status_code == 409
     assert [p["patient_id"] for p in found.json()["items"]] == [created["patient_id"]]
+
+
+async def test_an_impossible_date_of_birth_is_refused_saying_why(redis_url: str) -> None:
+    today = datetime.now(UTC).date()
+    cases = {
+        "2999-03-14": "must not be in the future",
+        (today + timedelta(days=3)).isoformat(): "must not be in the future",
+        "0001-01-01": "gives an age over 130 years",
+        date(today.year - 131, 1, 1).isoformat(): "gives an age over 130 years",
+        "0": "must be a calendar date written YYYY-MM-DD",
+        "1950-02-30": "date_of_birth",
+    }
+    async with api_client(redis_url) as client:
+        refused = {
+            dob: await client.post(
+                "/v1/patients", json={"nhs_number": NHS[0], "date_of_birth": dob}, headers=AUTH
+            )
+            for dob in cases
+        }
+        created = await register(client, NHS[0], date_of_birth=today.isoformat())
+        patched = await client.patch(
+            f"/v1/patients/{created['patient_id']}", json={"date_of_birth": "2999-03-14"}, headers=AUTH
+        )
+        oldest = await client.patch(
+            f"/v1/patients/{created['patient_id']}",
+            json={"date_of_birth": date(today.year - 129, 12, 31).isoformat()},
+            headers=AUTH,
+        )
+    for dob, says in cases.items():
+        assert refused[dob].status_code == 422, (dob, refused[dob].text)
+        assert refused[dob].headers["content-type"] == "application/problem+json"
+        assert "date_of_birth" in refused[dob].json()["detail"]
+        assert says in refused[dob].json()["detail"], dob
+    assert created["date_of_birth"] == today.isoformat()  # born today is fine
+    assert patched.status_code == 422
+    assert "must not be in the future" in patched.json()["detail"]
+    assert oldest.status_code == 200
 
 
 async def test_update_changes_demographics_and_moves_the_nhs_claim(redis_url: str) -> None:

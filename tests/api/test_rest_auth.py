@@ -10,6 +10,7 @@ from api.auth import Authenticator, Role, Scope, fingerprint
 from api.main import create_app
 from api.security.tokens import TokenConfig
 from tests.api.rest_support import AUTH, TOKEN, all_routes, api_client, settings
+from tests.api.security_support import refusal
 
 #: Authenticated API prefixes: the REST API and the FHIR read API.
 _PROTECTED = ("/v1/", "/fhir/")
@@ -88,14 +89,12 @@ async def test_every_protected_route_refuses_missing_or_wrong_token(
     async with api_client(redis_url) as client:
         for method, path in V1_ROUTES:
             response = await client.request(method, _url(path), headers=headers, json={})
-            body = (
-                response.json() if response.headers.get("content-type") == "application/problem+json" else {}
-            )
+            status, detail = refusal(response)  # problem details, or an OperationOutcome under /fhir
             if (
                 response.status_code != 401
                 or not response.headers.get("www-authenticate", "").startswith('Bearer realm="oxiward"')
-                or body.get("status") != 401
-                or not body.get("detail")
+                or status != 401
+                or not detail
                 or TOKEN in response.text
             ):
                 failures.append(f"{method} {path}: {response.status_code} {response.text[:100]}")

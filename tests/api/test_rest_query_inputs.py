@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -98,10 +99,12 @@ async def test_no_query_value_gives_a_server_error(client: httpx.AsyncClient, re
 @pytest.mark.parametrize(
     ("params", "status", "says"),
     [
-        ({"to": "0"}, 200, None),  # the epoch: nothing before it, an empty page
+        ({"to": "1970-01-01T00:00:00Z"}, 200, None),  # the epoch: nothing before it, an empty page
+        ({"to": "0"}, 422, "query.to: Value error, must be an ISO 8601 date and time with a UTC offset"),
+        ({"to": "0.5"}, 422, "query.to: Value error, must be an ISO 8601"),
         ({"to": "-1"}, 422, "query.to"),
         ({"from": "0001-01-01T00:00:00Z"}, 422, "query.from: Value error, must be from 1970-01-01"),
-        ({"to": "2025-01-01T00:00:00"}, 422, "query.to: Input should have timezone info"),
+        ({"to": "2025-01-01T00:00:00"}, 422, "query.to: Value error, must be an ISO 8601 date and time with"),
         ({"cursor": _cursor("a1:99999999999999999999-0")}, 400, "cursor is not one this API issued"),
         ({"limit": "0"}, 422, "query.limit"),
     ],
@@ -116,6 +119,43 @@ async def test_audit_query_values_are_checked(
     else:
         assert response.headers["content-type"] == "application/problem+json"
         assert says in response.json()["detail"]
+
+
+#: Not ISO 8601 with a UTC offset, though pydantic alone reads each as a time.
+NOT_ISO_TIMES = ["0", "0.5", "1736850000", "2025-01-14", "2025-01-14T09:30:00", "2025-01-14 09:30:00Z"]
+
+
+async def test_every_query_time_is_iso_8601_with_an_offset(client: httpx.AsyncClient, redis_url: str) -> None:
+    """Every time a /v1 query takes (found in the published document) refuses Unix seconds, dates and
+    times without an offset with a 422 naming the parameter, and accepts ISO 8601 with `Z` or an offset."""
+    seeded = await seed_two_wards(client, redis_url)
+    values = {"ward_id": WARD_A, "patient_id": seeded.a}
+    recent = datetime.now(UTC) - timedelta(hours=1)  # a range from it stays within retention
+    accepted = [
+        recent.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        recent.astimezone(timezone(timedelta(hours=1))).isoformat(timespec="milliseconds"),
+    ]
+    schema = (await client.get("/openapi.json")).json()
+    failures, asked = [], 0
+    for path, item in schema["paths"].items():
+        op = item.get("get")
+        if op is None or not path.startswith("/v1/"):
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "x1"), path)
+        for p in op.get("parameters", []):
+            if p["in"] != "query" or "date-time" not in str(p["schema"]):
+                continue
+            for value in NOT_ISO_TIMES:
+                response = await client.get(url, params={p["name"]: value}, headers=AUTH)
+                asked += 1
+                if response.status_code != 422 or f"query.{p['name']}" not in response.json()["detail"]:
+                    failures.append(f"GET {path}?{p['name']}={value}: {response.status_code}")
+            for value in accepted:
+                response = await client.get(url, params={p["name"]: value}, headers=AUTH)
+                if response.status_code != 200:
+                    failures.append(f"GET {path}?{p['name']}={value}: {response.status_code} {response.text}")
+    assert asked >= 7 * 2 * len(NOT_ISO_TIMES)  # from and to of readings, series, exports, audit…
+    assert not failures, "\n".join(failures)
 
 
 async def test_a_dead_letter_cursor_redis_would_refuse_is_a_400(client: httpx.AsyncClient) -> None:

@@ -18,13 +18,23 @@ from api.fhir import codes
 from api.main import create_app
 from api.security.roles import ROLE_SCOPES, Role, Scope
 from tests.api.rest_support import AUTH, running, settings
-from tests.api.security_support import WARD_A, WARD_B, Seeded, api_key, bearer, key_token, seed_two_wards
+from tests.api.security_support import (
+    WARD_A,
+    WARD_B,
+    Seeded,
+    api_key,
+    bearer,
+    key_token,
+    refusal,
+    seed_two_wards,
+)
 
 NO_BEARER = {("POST", "/v1/auth/token")}
 PROTECTED = ("/v1/", "/fhir/")
-#: Path parameters that name a patient, a ward, or something of a patient's (their device,
-#: enrolment, FHIR resources): the routes holding one must check the caller's ward grants.
-WARD_BOUND = {"patient_id", "ward_id", "address", "enrolment_id", "fhir_id"}
+#: Path parameters that name a patient, a ward, or something of a patient's or a ward's (their
+#: device, enrolment, FHIR resources, the ward's gateways): the routes holding one must check the
+#: caller's ward grants.
+WARD_BOUND = {"patient_id", "ward_id", "address", "enrolment_id", "fhir_id", "gateway_id"}
 #: Routes whose ward parameter is not patient data: granting wards is administration.
 NOT_WARD_DATA = re.compile(r"^/v1/admin/")
 
@@ -80,9 +90,9 @@ Ids = dict[str, dict[str, str]]
 async def _ids(client: httpx.AsyncClient, seeded: Seeded) -> Ids:
     """Per ward, a value for each path parameter naming that ward's data (looked up as admin)."""
     out: Ids = {}
-    for ward, pid, device, alert in (
-        (WARD_A, seeded.a, seeded.a_device, seeded.a_alert),
-        (WARD_B, seeded.b, seeded.b_device, seeded.b_alert),
+    for ward, pid, device, alert, gateway in (
+        (WARD_A, seeded.a, seeded.a_device, seeded.a_alert, seeded.a_gateway),
+        (WARD_B, seeded.b, seeded.b_device, seeded.b_alert, seeded.b_gateway),
     ):
         enrolments = (await client.get(f"/v1/patients/{pid}/enrolments", headers=AUTH)).json()
         observations = (
@@ -93,6 +103,7 @@ async def _ids(client: httpx.AsyncClient, seeded: Seeded) -> Ids:
             "patient_id": pid,
             "alert_id": alert,
             "address": device,
+            "gateway_id": gateway,
             "enrolment_id": enrolments["items"][0]["enrolment_id"],
             "Patient": codes.patient_fhir_id(pid),
             "Device": codes.device_fhir_id(device),
@@ -160,7 +171,8 @@ async def test_each_operation_refuses_a_token_without_its_scope(
             json=_example_body(method, path, ids, WARD_A),
             headers=bearer(tokens[needed]),
         )
-        if response.status_code != 403 or needed not in response.json().get("detail", ""):
+        status, detail = refusal(response)
+        if response.status_code != 403 or status != 403 or needed not in detail:
             failures.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
     assert not failures, "\n".join(failures)
 
@@ -239,7 +251,7 @@ async def test_each_ward_scoped_operation_refuses_another_ward(
                 headers=bearer(token),
             )
             body: dict[str, Any] = response.json() if response.content else {}
-            if response.status_code != 403 or body.get("status") != 403:
+            if response.status_code != 403 or refusal(response)[0] != 403:
                 failures.append(f"{method} {path} ({kind}): {response.status_code} {response.text[:120]}")
             # `instance` is the caller's own request path; anything else naming B's data is a leak.
             elif "Bed" in str(body) or seeded.b_device in str({**body, "instance": ""}):

@@ -31,7 +31,7 @@ async def client(redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _b_markers(seeded: Seeded) -> list[str]:
-    return [seeded.b, seeded.b_device, WARD_B, seeded.b_alert]
+    return [seeded.b, seeded.b_device, WARD_B, seeded.b_alert, seeded.b_gateway]
 
 
 async def test_lists_and_queue_show_only_granted_wards(client: httpx.AsyncClient, redis_url: str) -> None:
@@ -103,10 +103,15 @@ async def test_refused_writes_change_nothing(client: httpx.AsyncClient, redis_ur
             json={"by": "x"},
             headers=clinician,
         )
+        # Ward B's patient admitted to ward A (answered as unknown), ward B's gateway rotated.
+        admission = {"patient_id": seeded.b, "ward_id": WARD_A, "ref": "Bed 9"}
+        admit = await client.post("/v1/enrolments", json=admission, headers=ward_admin)
+        rotate = await client.post(f"/v1/gateways/{seeded.b_gateway}/credentials", headers=ward_admin)
         after = {k: r.dump(k) for k in data_keys(r)}
     finally:
         r.close()
     assert (enrol.status_code, device.status_code, ack.status_code) == (403, 403, 403)
+    assert (admit.status_code, rotate.status_code) == (404, 403)
     assert after == before
 
 
@@ -144,6 +149,7 @@ async def test_no_read_operation_leaks_ward_b_through_filters_or_pages(
         "patient_id": seeded.a,
         "alert_id": seeded.a_alert,
         "address": seeded.a_device,
+        "gateway_id": seeded.a_gateway,
         "Patient": codes.patient_fhir_id(seeded.a),
         "Device": codes.device_fhir_id(seeded.a_device),
     }
