@@ -48,6 +48,12 @@ def reading_ids(patient_id: str) -> str:
     return f"{_p(patient_id)}:ids"
 
 
+def rollup(patient_id: str) -> str:
+    """Hash: per-minute chart aggregates of the history (api/lua/rollup.lua), kept by the ingest script
+    in the same atomic step as the reading, trimmed with it (api/downsample.py)."""
+    return f"{_p(patient_id)}:rollup"
+
+
 def alerts(patient_id: str) -> str:
     """Hash: alert id -> alert JSON, every alert of the patient (open and closed)."""
     return f"{_p(patient_id)}:alerts"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from http import HTTPStatus
 from typing import Any
 
@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import NoMatchFound
 
 from api import alert_store, logs, registry
 from api.auth import Authenticator, AuthError, RateLimited, request_principal
@@ -132,9 +133,21 @@ async def _storage_down(request: Request, exc: Exception) -> Response:
     return problem(request, 503, "the data store is unavailable; retry shortly")
 
 
+def _build_routes(app: FastAPI) -> None:
+    """Have FastAPI build every route's parameter and response models now, at startup.
+
+    It builds them lazily, while matching the first request against the routes: ~100 ms that the
+    first request after every start would wait, however light (docs/performance.md, cold chart).
+    Looking up a route name that does not exist walks, and so builds, them all.
+    """
+    with suppress(NoMatchFound):
+        app.url_path_for("-")
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ApiSettings = app.state.settings
+    _build_routes(app)
     redis = Redis.from_url(
         settings.redis_url,
         decode_responses=True,

@@ -6,10 +6,11 @@ in-process cache; one pipeline then carries, for every message in order, either 
 counters; a last small pipeline adds the stored/duplicate counts. Batching is what makes Python
 ingest fast: ~90 us per round trip against 15-30 us per entry inside a pipeline (docs/services.md).
 
-Atomicity: every key the ingest script touches -- the id set, the patient's stream, the shard's eval
-stream and latest hash -- carries the shard hash tag `{ox:sNN}` (api/keys.py), so they live in one
-hash slot and the script runs as one atomic step there, on a single Redis and on Redis Cluster. A
-reading is therefore either stored *and* queued for evaluation *and* remembered as seen, or none.
+Atomicity: every key the ingest script touches -- the id set, the patient's stream and chart rollup,
+the shard's eval stream and latest hash -- carries the shard hash tag `{ox:sNN}` (api/keys.py), so
+they live in one hash slot and the script runs as one atomic step there, on a single Redis and on
+Redis Cluster. A reading is therefore either stored *and* in its chart minute *and* queued for
+evaluation *and* remembered as seen, or none.
 
 Idempotency: the contract's reading id is deterministic, so a re-sent reading (QoS 1 redelivery,
 outbox replay, our own retry of a batch after Redis failed mid-way) finds its id in the set and is
@@ -23,7 +24,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from importlib.resources import files
 from typing import Any
 
 import redis
@@ -33,8 +33,9 @@ from redis.retry import Retry
 from api import keys
 from api.contract import GatewayStatus, Rejection, RejectReason, ValidReading, format_utc_ms
 from api.reading_codec import to_fields
+from api.rollup_lua import with_rollup
 
-INGEST_LUA = files("api").joinpath("lua/ingest.lua").read_text(encoding="utf-8")
+INGEST_LUA = with_rollup("ingest.lua")
 #: Dead letters are for people to inspect; cap them so a flood of garbage cannot fill Redis.
 DEAD_LETTER_MAXLEN = 1_000_000
 
@@ -196,6 +197,7 @@ class ReadingStore:
                 keys.readings(patient_id),
                 keys.eval_stream(shard),
                 keys.latest(shard),
+                keys.rollup(patient_id),
             ],
             args=args,
             client=pipe,

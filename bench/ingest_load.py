@@ -214,6 +214,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def redis_cpu_seconds(r: redis.Redis) -> float:
+    info = r.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+
 def enrol_all(api_url: str, token: str, patients: list[Patient]) -> None:
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=api_url, headers=auth, timeout=30) as http:
@@ -272,10 +277,12 @@ def main() -> None:
         enrol_all(api_url, token, patients)
         r = redis.Redis.from_url(redis_url)
         cpu0 = cpu_seconds(stack[2].pid) if stack else None
+        redis_cpu0 = redis_cpu_seconds(r)
         t0 = time.time()
         offered = publish_load(mqtt_url, patients, a.rate, a.duration)
         t_pub = time.time()
         res = collect(r, patients, offered, a.drain)
+        redis_cpu = redis_cpu_seconds(r) - redis_cpu0
         cpu1 = cpu_seconds(stack[2].pid) if stack else None
     finally:
         if stack:
@@ -288,6 +295,8 @@ def main() -> None:
     if cpu0 is not None and cpu1 is not None:
         used = cpu1 - cpu0
         print(f"service CPU  {used:.1f} s = {used / max(res['expected'], 1) * 1e6:.0f} us per reading")
+    # Includes the benchmark's own reads of every history at the end (the same in every run).
+    print(f"redis CPU    {redis_cpu:.1f} s = {redis_cpu / max(res['expected'], 1) * 1e6:.0f} us per reading")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 --
 -- KEYS[1] ids zset (reading id -> ingest ms)   KEYS[2] patient's readings stream
 -- KEYS[3] shard eval stream                     KEYS[4] shard latest hash (patient -> JSON)
+-- KEYS[5] patient's chart rollup hash (the functions of rollup.lua are in front of this script)
 -- ARGV[1] reading id   ARGV[2] retention ms   ARGV[3] patient id   ARGV[4] measured ms
 -- ARGV[5..] the reading's stream fields, name/value pairs (api/reading_codec.py)
 -- Returns the new entry id, or false when the id was already stored (a duplicate: nothing written).
@@ -27,6 +28,13 @@ local id = redis.call('XADD', KEYS[2], 'MINID', '=', cutoff, '*', unpack(fields)
 -- The de-duplication window is the retention window: an id is remembered as long as its reading.
 redis.call('ZADD', KEYS[1], now, rid)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. cutoff)
+-- The chart's minute aggregates in the same atomic step, so they never disagree with the history:
+-- a stored reading is in its minute exactly once (a duplicate returned above, a late one lands in
+-- the minute it was measured in), and minutes go as the history is trimmed.
+local keep_from = rollup_first_minute(cutoff)
+redis.call('HSETNX', KEYS[5], '~live', id)
+rollup_fold(KEYS[5], {fields}, keep_from)
+rollup_trim(KEYS[5], keep_from, 1440)
 redis.call('XADD', KEYS[3], '*', 'pt', ARGV[3], 'sid', id, unpack(fields))
 local old = redis.call('HGET', KEYS[4], ARGV[3])
 if (not old) or tonumber(cjson.decode(old)['m']) <= tonumber(ARGV[4]) then

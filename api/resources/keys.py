@@ -10,7 +10,6 @@ with every score 0, read with ZRANGEBYLEX: ordered by id, which is what cursor p
 | | | `enrolment` (current id), `discharged_at`, `discharge_reason` |
 | `<patient>:enrolments` | hash | enrolment id -> enrolment JSON (admission and discharge) |
 | `<patient>:manual` | stream | manual observations (respiration rate, BP, temperature, ACVPU, air/oxygen) |
-| `<patient>:rollup` | hash | per-minute reading aggregates for charts (api/downsample.py) |
 | `ox:idx:patients`, `ox:idx:enrolments`, `ox:idx:devices`, `ox:idx:gateways` | zset | ids, lexicographic |
 | `ox:nhs:<nhs number>` | string | -> patient id (one patient per NHS number) |
 | `ox:enrolment:<id>` | string | -> patient id |
@@ -30,10 +29,6 @@ def enrolments_of(patient_id: str) -> str:
 
 def manual(patient_id: str) -> str:
     return f"{keys.patient(patient_id)}:manual"
-
-
-def rollup(patient_id: str) -> str:
-    return f"{keys.patient(patient_id)}:rollup"
 
 
 def nhs(number: str) -> str:

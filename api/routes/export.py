@@ -97,7 +97,7 @@ async def reading_series(
     if problem is not None:
         raise HTTPException(422, problem)
     retention_ms = int(retention.total_seconds() * 1000)
-    buckets = await downsample.series_json(r, patient.patient_id, first, last, size, retention_ms, now)
+    buckets = await downsample.series_json(r, patient.patient_id, first, last, size, retention_ms)
     head = msgspec.json.encode(
         {
             "patient_id": patient.patient_id,
@@ -106,7 +106,7 @@ async def reading_series(
             "bucket_seconds": size,
         }
     )
-    # The buckets arrive as JSON from the rollup script (api/downsample.py) in the documented
+    # The buckets arrive as JSON from api/downsample.py in the documented
     # `Series` shape; going through pydantic for ~1,500 of them would cost more than the rest.
     return Response(head[:-1] + b',"buckets":' + buckets.encode() + b"}", media_type="application/json")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import redis
+from fastapi.routing import _IncludedRouter  # what api/main.py `_build_routes` builds at startup
 
 from api.main import create_app
 from api.worker import heartbeat_key
@@ -32,6 +33,18 @@ async def test_liveness_is_open_and_needs_no_dependency(redis_url: str) -> None:
         response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "alive"}
+
+
+async def test_every_route_is_built_at_startup_not_by_the_first_request(redis_url: str) -> None:
+    # FastAPI builds an included router's routes (parameter and response models) lazily, on the
+    # first request matched against them: without api/main.py `_build_routes` the first request
+    # after each start waits ~100 ms for all of them (docs/performance.md, the cold chart).
+    app = create_app(settings(redis_url))
+    included = [route for route in app.router.routes if isinstance(route, _IncludedRouter)]
+    assert included, "FastAPI no longer builds routes lazily: _build_routes may go"
+    assert all(route._effective_candidates_version is None for route in included)
+    async with running(app):
+        assert all(route._effective_candidates_version is not None for route in included)
 
 
 async def test_ready_when_redis_and_broker_are_reachable(redis_url: str, mosquitto: MosquittoBroker) -> None:

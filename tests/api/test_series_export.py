@@ -1,4 +1,4 @@
-"""Chart series (per-minute rollups folded incrementally), CSV export and HL7 v2 ORU^R01 export,
+"""Chart series (per-minute rollups kept at ingest), CSV export and HL7 v2 ORU^R01 export,
 with readings stored through the ingest path's own store into a real Redis."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import hl7  # type: ignore[import-untyped]
 import redis
 
-from api.resources import keys as rkeys
+from api import keys
 from tests.api import factories
 from tests.api.integration_support import NHS, admit, register
 from tests.api.rest_support import AUTH, api_client, store_readings
@@ -85,7 +85,7 @@ async def test_series_matches_a_brute_force_count_and_folds_late_readings(redis_
         pid = (await admit(client, "north-1", "Bed 1", devices=[factories.DEVICE]))["patient_id"]
         store_readings(redis_url, first)
         before = (await client.get(f"/v1/patients/{pid}/readings/series", params=window, headers=AUTH)).json()
-        watermark = r.hget(rkeys.rollup(pid), "~w")
+        watermark = r.hget(keys.rollup(pid), "~w")
         store_readings(redis_url, late)
         after = (await client.get(f"/v1/patients/{pid}/readings/series", params=window, headers=AUTH)).json()
         minutes = (

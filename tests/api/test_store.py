@@ -46,6 +46,7 @@ def test_patient_keys_share_one_slot() -> None:
         for k in (
             keys.reading_ids(PID),
             keys.readings(PID),
+            keys.rollup(PID),
             keys.alerts(PID),
             keys.patient(PID),
             keys.eval_stream(shard),
