@@ -311,3 +311,30 @@ def validate_status(topic: str, payload: bytes) -> GatewayStatus | Rejection:
 
 def is_status_topic(topic: str) -> bool:
     return topic.startswith(STATUS_PREFIX)
+
+
+class _Batch(msgspec.Struct):
+    readings: list[msgspec.Raw]
+
+
+class BatchError(ValueError):
+    """The envelope of a REST batch is wrong: not JSON at all (`malformed`), or not the shape."""
+
+    def __init__(self, detail: str, *, malformed: bool) -> None:
+        super().__init__(detail)
+        self.malformed = malformed
+
+
+def split_batch(body: bytes) -> list[bytes]:
+    """A REST batch ``{"readings": [<payload>, ...]}`` -> each payload's bytes exactly as sent, so
+    each is checked like one MQTT message (api/routes/gateway_ingest.py). Raises BatchError for
+    the envelope only; the payloads are not looked into here."""
+    try:
+        batch = msgspec.json.decode(body, type=_Batch)
+    except msgspec.ValidationError as exc:
+        raise BatchError(
+            f'the body must be an object {{"readings": [...]}}: {exc}', malformed=False
+        ) from None
+    except msgspec.DecodeError as exc:
+        raise BatchError(f"the body is not JSON: {exc}", malformed=True) from None
+    return [bytes(raw) for raw in batch.readings]

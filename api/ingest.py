@@ -37,6 +37,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from api.contract import (
     GatewayStatus,
     Rejection,
+    RejectReason,
     ValidReading,
     is_status_topic,
     validate_reading,
@@ -75,6 +76,15 @@ class IngestStats:
     by_outcome: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What became of one message: its outcome, and for a dead letter the reason it was given."""
+
+    outcome: Outcome
+    reason: str = ""
+    detail: str = ""
+
+
 def check(topic: str, payload: bytes) -> Checked:
     """Validate one message; never raises (a validator bug dead-letters the message instead)."""
     validate = validate_status if is_status_topic(topic) else validate_reading
@@ -84,6 +94,49 @@ def check(topic: str, payload: bytes) -> Checked:
         log.error("validating a message failed (%s); dead-lettering it", type(exc).__name__)
         return Checked(topic, payload, Failure("ingest-failed", type(exc).__name__))
     return Checked(topic, payload, value)
+
+
+def store_checked(store: ReadingStore, checked: list[Checked]) -> list[Stored]:
+    """Store a batch of checked messages: MQTT ingest's storage step, also used by the HTTPS ingest
+    for gateways (api/routes/gateway_ingest.py), so both dedup and dead-letter exactly alike.
+
+    A message that makes the whole batch fail (Redis refusing one write, or a bug) is found by
+    storing each alone, and dead-lettered as `ingest-failed` if it still fails: one poisoned
+    message cannot block the rest. Raises TRANSIENT when Redis is away, and redis.RedisError when
+    even single messages cannot be stored: then nothing may be acknowledged.
+    """
+    try:
+        outcomes = store.store_batch(checked)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        log.error("storing a batch failed (%s); storing its messages one by one", type(exc).__name__)
+        return _store_one_by_one(store, checked)
+    return [_stored(c, o) for c, o in zip(checked, outcomes, strict=True)]
+
+
+def _stored(c: Checked, outcome: Outcome) -> Stored:
+    if outcome is not Outcome.DEAD_LETTERED:
+        return Stored(outcome)
+    if isinstance(c.value, Rejection | Failure):
+        return Stored(outcome, str(c.value.reason), c.value.detail)
+    # The store dead-letters a valid reading only when its device is assigned to no one.
+    return Stored(outcome, RejectReason.UNKNOWN_DEVICE.value, "the device is assigned to no patient")
+
+
+def _store_one_by_one(store: ReadingStore, checked: list[Checked]) -> list[Stored]:
+    out: list[Stored] = []
+    for c in checked:
+        try:
+            [outcome] = store.store_batch([c])
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # a wrong-type key or a bug; if even the dead letter fails, it raises
+            store.dead_letter("ingest-failed", type(exc).__name__, c.topic, c.payload)
+            out.append(Stored(Outcome.DEAD_LETTERED, "ingest-failed", type(exc).__name__))
+        else:
+            out.append(_stored(c, outcome))
+    return out
 
 
 class IngestService:
@@ -241,22 +294,14 @@ class IngestService:
         backoff = 0.05
         while True:
             try:
-                outcomes = self._store.store_batch(checked)
-            except TRANSIENT as exc:
+                stored = store_checked(self._store, checked)
+            except redis.RedisError as exc:  # away, or refusing even single messages: retry later
                 self._note_redis_down(exc)
-            except Exception as exc:
-                # A refusal by Redis (a wrong-type key, out of memory) or a bug: isolate the message
-                # that causes it, so one poisoned message cannot block the queue.
-                log.error("storing a batch failed (%s); storing its messages one by one", type(exc).__name__)
-                isolated = self._store_one_by_one(checked)
-                if isolated is not None:
-                    self._count(isolated)
-                    return True
             else:
                 if self._redis_down:
                     log.info("redis reachable again; ingest resumes")
                     self._redis_down = False
-                self._count(outcomes)
+                self._count([s.outcome for s in stored])
                 return True
             if self._stopping.is_set():
                 remaining = self._give_up_at - time.monotonic()
@@ -266,26 +311,6 @@ class IngestService:
             else:
                 self._stopping.wait(backoff)  # stop() cuts the wait short
             backoff = min(backoff * 2, 2.0)
-
-    def _store_one_by_one(self, checked: list[Checked]) -> list[Outcome] | None:
-        """Store each message alone; one that still fails is dead-lettered ("ingest-failed").
-
-        None when even that fails (Redis refuses every write, e.g. out of memory): retry later.
-        """
-        outcomes: list[Outcome] = []
-        try:
-            for c in checked:
-                try:
-                    outcomes += self._store.store_batch([c])
-                except TRANSIENT:
-                    raise
-                except Exception as exc:
-                    self._store.dead_letter("ingest-failed", type(exc).__name__, c.topic, c.payload)
-                    outcomes.append(Outcome.DEAD_LETTERED)
-        except redis.RedisError as exc:
-            self._note_redis_down(exc)
-            return None
-        return outcomes
 
     def _note_redis_down(self, exc: Exception) -> None:
         with self._lock:

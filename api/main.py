@@ -40,6 +40,7 @@ from api.security.middleware import EdgeMiddleware
 from api.security.principals import PrincipalNotFound, UsernameTaken
 from api.security.tokens import TokenConfig, derive_key
 from api.settings import ApiSettings
+from api.store import ReadingStore
 from api.store import connect as store_connect
 from api.web_middleware import WebSessionMiddleware
 from api.webhooks.delivery import WebhookDelivery
@@ -155,6 +156,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         socket_timeout=REDIS_COMMAND_TIMEOUT_S,
     )
     app.state.redis = redis
+    # The HTTPS ingest for gateways (api/routes/gateway_ingest.py) stores through MQTT ingest's store.
+    readings_client = store_connect(settings.redis_url)
+    app.state.reading_store = ReadingStore(
+        readings_client, retention_ms=int(settings.retention_hours * 3_600_000)
+    )
     worker = EvaluationWorker(settings) if settings.run_worker else None
     # Alert notifications to the wards' rotas (api/notify/): runs wherever the evaluation worker runs.
     notifier = notification_delivery(settings) if settings.run_worker else None
@@ -190,6 +196,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.to_thread(notifier.stop)
         if webhooks is not None:
             await asyncio.to_thread(webhooks.stop)
+        readings_client.close()
         await redis.aclose()
 
 

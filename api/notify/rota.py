@@ -83,7 +83,10 @@ EXAMPLE_PUT: dict[str, Any] = {
                             "url": "https://pager.example.nhs.uk/oxiward",
                             "secret": "whsec_change-me-0123456789",
                         },
-                        {"kind": "apprise", "url": "mailto://smtp.example.nhs.uk/?to=north-1@example.nhs.uk"},
+                        {
+                            "kind": "apprise",
+                            "url": "mailtos://ward-alerts:app-password@smtp.example.nhs.uk/?to=north-1@example.nhs.uk",
+                        },
                     ],
                 }
             ]

@@ -252,6 +252,13 @@ class EnrolmentPage(BaseModel):
 ManualParameter = Literal["respiration_rate", "systolic_bp", "temperature", "consciousness", "oxygen"]
 
 
+#: The request examples' `measured_at`: ten minutes before the service started (whole minutes), so
+#: the documented example can be sent as it is; a fixed date would soon be over the 30 days an
+#: observation may be late (api/resources/observations.py MAX_AGE) and only ever be refused.
+EXAMPLE_MEASURED_AT = (datetime.now(UTC) - timedelta(minutes=10)).replace(second=0, microsecond=0)
+_MEASURED_EXAMPLE = EXAMPLE_MEASURED_AT.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 class ObservationCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -260,15 +267,10 @@ class ObservationCreate(BaseModel):
                 {
                     "parameter": "respiration_rate",
                     "value": 18,
-                    "measured_at": "2025-01-14T09:40:00.000Z",
+                    "measured_at": _MEASURED_EXAMPLE,
                     "by": "rn-12",
                 },
-                {
-                    "parameter": "consciousness",
-                    "value": "A",
-                    "measured_at": "2025-01-14T09:40:00.000Z",
-                    "by": "rn-12",
-                },
+                {"parameter": "consciousness", "value": "A", "measured_at": _MEASURED_EXAMPLE, "by": "rn-12"},
             ]
         },
     )

@@ -44,6 +44,7 @@ def principal_read(record: PrincipalRecord) -> PrincipalRead:
         tokens_not_before=None
         if record.not_before is None
         else datetime.fromtimestamp(record.not_before, UTC),
+        gateway_id=record.gateway_id,
     )
 
 
@@ -74,8 +75,10 @@ async def create_user(body: UserCreate, _: Administrator, r: RedisDep, now: NowD
     responses=problem_responses(422),
 )
 async def create_api_key(body: ApiKeyCreate, _: Administrator, r: RedisDep, now: NowDep) -> ApiKeyCreated:
-    """Create an API key for a system. The key is in this response only; the service keeps a hash."""
-    record, key = await principals.create_api_key(r, body.name, body.role, body.wards, now)
+    """Create an API key for a system. The key is in this response only; the service keeps a hash.
+
+    A `gateway` key names its gateway (`gateway_id`): it submits readings for that one only."""
+    record, key = await principals.create_api_key(r, body.name, body.role, body.wards, now, body.gateway_id)
     return ApiKeyCreated(**principal_read(record).model_dump(), api_key=key.token)
 
 

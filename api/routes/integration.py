@@ -11,6 +11,7 @@ from api.routes.devices import router as devices
 from api.routes.enrolments import router as enrolments
 from api.routes.export import router as export
 from api.routes.fhir import router as fhir
+from api.routes.gateway_ingest import router as gateway_ingest
 from api.routes.gateways import router as gateways
 from api.routes.observations import router as observations
 from api.routes.people import router as people
@@ -18,7 +19,18 @@ from api.routes.wards import router as wards
 from api.routes.webhooks import router as webhooks
 
 #: Included in the /v1 router (which authenticates every request).
-V1_ROUTERS = (wards, people, enrolments, devices, gateways, observations, export, alert_list, webhooks)
+V1_ROUTERS = (
+    wards,
+    people,
+    enrolments,
+    devices,
+    gateways,
+    gateway_ingest,
+    observations,
+    export,
+    alert_list,
+    webhooks,
+)
 
 #: /fhir/R4, with the same authentication safety net as /v1.
 fhir_router = APIRouter(dependencies=[Depends(authenticate)])

@@ -49,6 +49,7 @@ def principal_of(
         kind=record.kind,
         token_id=None if claims is None else claims.token_id,
         token_expires=None if claims is None else claims.expires_at,
+        gateway_id=record.gateway_id,
     )
 
 

@@ -29,6 +29,9 @@ class Principal:
     token_id: str | None = None
     #: Expiry of that JWT, seconds since the epoch.
     token_expires: float | None = None
+    #: A `gateway` API key's own gateway: the only one it may submit readings for (as the gateway's
+    #: MQTT username is for the broker's ACL). None: no gateway.
+    gateway_id: str | None = None
 
     def sees_ward(self, ward_id: str) -> bool:
         return self.wards is None or ward_id in self.wards

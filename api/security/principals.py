@@ -66,6 +66,8 @@ class PrincipalRecord:
     not_before: float | None
     #: scrypt hash (users) or sha256 of the key's secret (API keys). Never leaves the service.
     secret_hash: str
+    #: The gateway a `gateway` API key submits readings for (field `gateway`); None for others.
+    gateway_id: str | None = None
 
 
 def _record(principal_id: str, raw: dict[Any, Any]) -> PrincipalRecord | None:
@@ -82,6 +84,7 @@ def _record(principal_id: str, raw: dict[Any, Any]) -> PrincipalRecord | None:
         disabled=f.get("disabled") == "1",
         not_before=float(f["not_before"]) if f.get("not_before") else None,
         secret_hash=f.get("secret", ""),
+        gateway_id=f.get("gateway") or None,
     )
 
 
@@ -119,11 +122,14 @@ async def create_user(
 
 
 async def create_api_key(
-    r: Redis, name: str, role: Role, wards: Iterable[str], now: datetime
+    r: Redis, name: str, role: Role, wards: Iterable[str], now: datetime, gateway_id: str | None = None
 ) -> tuple[PrincipalRecord, ApiKey]:
     key = new_api_key()
     pid = "k-" + key.key_id
-    await _create(r, pid, _fields(Kind.API_KEY, name, role, wards, now, hash_api_secret(key.secret)))
+    fields = _fields(Kind.API_KEY, name, role, wards, now, hash_api_secret(key.secret))
+    if gateway_id is not None:
+        fields["gateway"] = gateway_id
+    await _create(r, pid, fields)
     return await require(r, pid), key
 
 

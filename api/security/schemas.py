@@ -127,13 +127,32 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"name": "EPR integration", "role": "integrator", "wards": ["north-1"]}]
+            "examples": [
+                {"name": "EPR integration", "role": "integrator", "wards": ["north-1"]},
+                {
+                    "name": "gw-0042 HTTPS fallback",
+                    "role": "gateway",
+                    "wards": ["north-1"],
+                    "gateway_id": "gw-0042",
+                },
+            ]
         },
     )
 
     name: ShortText = Field(description="what the key is for")
     role: Role
     wards: Wards
+    gateway_id: EntityId | None = Field(
+        default=None,
+        description="role `gateway` only: the gateway this key submits readings for "
+        "(POST /v1/gateways/{gateway_id}/readings); a gateway key without one may submit for none",
+    )
+
+    @model_validator(mode="after")
+    def _gateway_keys_only(self) -> ApiKeyCreate:
+        if self.gateway_id is not None and self.role is not Role.GATEWAY:
+            raise ValueError("gateway_id is for keys of role `gateway` only")
+        return self
 
 
 class PrincipalUpdate(BaseModel):
@@ -177,6 +196,9 @@ class PrincipalRead(BaseModel):
     created_at: UtcTime
     disabled: bool
     tokens_not_before: UtcTime | None = Field(description="tokens issued before this are refused")
+    gateway_id: str | None = Field(
+        default=None, description="a `gateway` API key's own gateway (the only one it submits for)"
+    )
 
 
 class ApiKeyCreated(PrincipalRead):
