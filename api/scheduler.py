@@ -40,6 +40,7 @@ from api.alert_engine import Change, Step, latch_for
 from api.alert_record import cause_of, to_alert
 from api.alert_store import SyncAlertStore, text
 from api.patient_context import PatientContext, WardConfigs, load_many
+from api.retention import SWEEP_EVERY, RetentionSweep
 from api.settings import ApiSettings
 from api.store import TRANSIENT, connect
 
@@ -74,6 +75,8 @@ class TickStats:
     saved: int = 0
     conflicts: int = 0
     events: dict[str, int] = field(default_factory=dict)
+    #: History entries the retention sweep removed (it runs once per SWEEP_EVERY).
+    trimmed: int = 0
 
 
 def _gateway(status: dict[str, str]) -> tuple[bool, datetime, list[dict[str, Any]]] | None:
@@ -171,6 +174,8 @@ class AlertScheduler:
         self._release = self._r.register_script(_RELEASE)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._sweep = RetentionSweep(self._r, int(settings.retention_hours * 3_600_000))
+        self._next_sweep: datetime | None = None  # the first leader tick sweeps
 
     def start(self) -> None:
         if self._thread is not None:
@@ -215,6 +220,9 @@ class AlertScheduler:
             return stats
         stats.leader = True
         now = self._clock()
+        if self._next_sweep is None or now >= self._next_sweep:
+            stats.trimmed = self._sweep.run()
+            self._next_sweep = now + SWEEP_EVERY
         for ward in sorted(text(w) for w in self._r.smembers(keys.wards())):
             members = sorted(text(p) for p in self._r.smembers(keys.ward_patients(ward)))
             for start in range(0, len(members), BATCH):
