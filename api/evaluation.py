@@ -9,10 +9,11 @@ and saves the change.
 - Continuous readings carry the persistence / hysteresis state (alerting/continuous.py) from one
   reading to the next in keys.alerting_state; the save refuses to overwrite a state that another
   worker changed meanwhile, so a stream is never applied twice or out of step.
-- A recorded manual observation queues its own entry (`pt`, `ob`, `m`): NEWS2 is scored with it and
-  the latest reading at once (alerting/manual_set.py); the alert's `detail` starts with
-  `manual-observation:<observation id>`, `reading_id` / `spo2` name the reading whose SpO2 joined the
-  score (none when it was stale, unscorable or absent). No reading is stored or counted as taken.
+- A recorded manual observation, or a set of them, queues one entry (`pt`, `ob`, `m`): NEWS2 is
+  scored with it and the latest reading at once (alerting/manual_set.py); the alert's `detail` starts
+  with `manual-observation:<observation id>` (a set's last), `reading_id` / `spo2` name the reading
+  whose SpO2 joined the score (none when it was stale, unscorable or absent). No reading is stored
+  or counted as taken.
 - The state also keeps the measured time of the last reading and of the last *valid* one (scorable
   or questionable: unscorable readings do not count as a reading taken, §6.2.2) for the scheduler's
   missed-reading and stale-data rules, and the gateway and device of the newest reading.

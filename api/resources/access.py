@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 
 from api import registry
 from api.auth import Principal, Scope, note_access, principal_can_see_ward, scoped
@@ -52,6 +53,10 @@ def refusals() -> Iterator[None]:
         raise HTTPException(404, exc.detail) from exc
     except _CONFLICT as exc:
         raise HTTPException(409, exc.detail) from exc
+    except observations.SetRejected as exc:
+        # As FastAPI's own 422s: `errors[].loc` names the item of the body that was refused.
+        error = {"type": "value_error", "loc": ("body", *exc.loc), "msg": str(exc)}
+        raise RequestValidationError([error]) from exc
     except (InvalidNhsNumber, observations.ObservationRejected) as exc:
         raise HTTPException(422, str(exc)) from exc
 

@@ -4,9 +4,10 @@ plus air/oxygen (§2.1), recorded by staff or the patient, one Redis stream per 
 Stream ``<patient>:manual`` (same slot as the patient); entry id = when it was recorded; fields
 `pm` parameter, `v` value, `m` measured_at (epoch ms), `by`, `note` (when given). The values match
 alerting/manual.py's ManualObservation (parameter names, breaths/min, mmHg, °C, ACVPU letter).
-Recording one also queues an entry (`pt`, `ob` = the observation's id, `m`) on the patient's shard
-evaluation stream in the same script (api/lua/observation.lua): the worker scores NEWS2 with it at
-once (api/evaluation.py, alerting/manual_set.py), as it does for a reading.
+Recording one, or a set measured together, also queues ONE entry (`pt`, `ob` = the id of the
+observation, or of the set's last, `m`) on the patient's shard evaluation stream in the same script
+(api/lua/observation.lua): the worker scores NEWS2 with it at once (api/evaluation.py,
+alerting/manual_set.py), as it does for a reading, and a set only as a whole.
 
 Entry ranges are *plausibility* limits, our choice, not clinical thresholds: they catch a slip of
 the keyboard (37 typed as 370) while admitting every value on the NEWS2 chart (§2.3: RR ≤8..≥25,
@@ -29,7 +30,7 @@ from api.queries import decode_cursor, encode_cursor
 from api.reading_codec import entry_ms
 from api.registry import text
 from api.resources import keys as rkeys
-from api.resources.schemas import ObservationCreate, ObservationRead
+from api.resources.schemas import ObservationCreate, ObservationItem, ObservationRead, ObservationSetCreate
 
 #: (low, high, UCUM unit) per numeric parameter.
 NUMERIC: dict[str, tuple[float, float, str]] = {
@@ -55,9 +56,18 @@ class ObservationRejected(ValueError):
     """The value does not fit the parameter (422); the message says what is expected."""
 
 
-def check(body: ObservationCreate) -> float | str:
+class SetRejected(ObservationRejected):
+    """A set refused for one of its fields: `loc` names it in the body, e.g. ("observations", 2,
+    "value"), so the 422 says which item (api/resources/access.py)."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def check(item: ObservationItem) -> float | str:
     """The value to store, or ObservationRejected saying what is wrong."""
-    p, v = body.parameter, body.value
+    p, v = item.parameter, item.value
     if p in NUMERIC:
         low, high, unit = NUMERIC[p]
         if isinstance(v, str) or math.isnan(v) or not low <= v <= high:
@@ -69,11 +79,21 @@ def check(body: ObservationCreate) -> float | str:
     return v
 
 
-def _age_check(body: ObservationCreate, now: datetime) -> None:
-    if body.measured_at > now + FUTURE_SLACK:
+def _age_check(measured_at: datetime, now: datetime) -> None:
+    if measured_at > now + FUTURE_SLACK:
         raise ObservationRejected("measured_at is in the future")
-    if body.measured_at < now - MAX_AGE:
+    if measured_at < now - MAX_AGE:
         raise ObservationRejected(f"measured_at is more than {MAX_AGE.days} days ago")
+
+
+def _fields(item: ObservationItem, measured: str, by: str) -> dict[str, str]:
+    """The stream fields of a checked observation (see the module docstring)."""
+    value = check(item)
+    fields = {"pm": item.parameter, "v": repr(value) if isinstance(value, float) else value}
+    fields |= {"m": measured, "by": by}
+    if item.note:
+        fields["note"] = item.note
+    return fields
 
 
 def to_read(entry_id: str, fields: dict[str, str]) -> ObservationRead:
@@ -98,20 +118,45 @@ async def record(
 ) -> ObservationRead:
     """Store the observation under `by` (api/actor.py) and queue the patient's evaluation with it
     (api/lua/observation.lua): NEWS2 is scored at once, not at the next oximeter reading."""
-    _age_check(body, now)
-    value = check(body)
+    _age_check(body.measured_at, now)
     measured = str(datetime_ms(body.measured_at))
-    fields: dict[str, str] = {"pm": body.parameter, "v": repr(value) if isinstance(value, float) else value}
-    fields |= {"m": measured, "by": by}
-    if body.note:
-        fields["note"] = body.note
+    [stored] = await _store(r, patient_id, measured, [_fields(body, measured, by)])
+    return stored
+
+
+async def record_set(
+    r: Redis, patient_id: str, body: ObservationSetCreate, now: datetime, by: str
+) -> list[ObservationRead]:
+    """Store a set measured together (at `measured_at`, default `now`) under `by`, all of it or none
+    (SetRejected names the first item refused), with ONE evaluation queued for the whole set."""
+    measured_at = now if body.measured_at is None else body.measured_at
+    try:
+        _age_check(measured_at, now)
+    except ObservationRejected as exc:
+        raise SetRejected(("measured_at",), str(exc)) from exc
+    measured = str(datetime_ms(measured_at))
+    rows = []
+    for i, item in enumerate(body.observations):
+        try:
+            rows.append(_fields(item, measured, by))
+        except ObservationRejected as exc:
+            raise SetRejected(("observations", i, "value"), str(exc)) from exc
+    return await _store(r, patient_id, measured, rows)
+
+
+async def _store(
+    r: Redis, patient_id: str, measured: str, rows: list[dict[str, str]]
+) -> list[ObservationRead]:
+    """Append checked observations and queue one evaluation for them, in one script."""
     script = r.register_script(OBSERVATION_LUA)
     shard_eval = keys.eval_stream(keys.shard_of(patient_id))
     args: list[str | int] = [MAXLEN, patient_id, measured]
-    for name, text_value in fields.items():
-        args += [name, text_value]
-    entry_id = text(await script(keys=[rkeys.manual(patient_id), shard_eval], args=args))
-    return to_read(entry_id, fields)
+    for fields in rows:
+        args.append(2 * len(fields))
+        for name, text_value in fields.items():
+            args += [name, text_value]
+    ids = await script(keys=[rkeys.manual(patient_id), shard_eval], args=args)
+    return [to_read(text(entry_id), fields) for entry_id, fields in zip(ids, rows, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -259,7 +259,19 @@ EXAMPLE_MEASURED_AT = (datetime.now(UTC) - timedelta(minutes=10)).replace(second
 _MEASURED_EXAMPLE = EXAMPLE_MEASURED_AT.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class ObservationCreate(BaseModel):
+class ObservationItem(BaseModel):
+    """One observation: the parameter and its value, measured when and by whom its request says."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parameter: ManualParameter
+    value: float | str = Field(
+        description="breaths/min, mmHg, °C; an ACVPU letter for consciousness; `air` or `oxygen` for oxygen"
+    )
+    note: LongText | None = None
+
+
+class ObservationCreate(ObservationItem):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -275,13 +287,8 @@ class ObservationCreate(BaseModel):
         },
     )
 
-    parameter: ManualParameter
-    value: float | str = Field(
-        description="breaths/min, mmHg, °C; an ACVPU letter for consciousness; `air` or `oxygen` for oxygen"
-    )
     measured_at: UtcTime
     by: ShortText = Field(description="who measured or recorded it (staff id, or `patient`)")
-    note: LongText | None = None
 
 
 _OBSERVATION: dict[str, Any] = {
@@ -316,6 +323,56 @@ class ObservationPage(BaseModel):
 
     items: list[ObservationRead]
     next_cursor: str | None
+
+
+def _distinct(items: list[ObservationItem]) -> list[ObservationItem]:
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if item.parameter in seen:
+            raise ValueError(f"{item.parameter} is given twice (items {seen[item.parameter]} and {i})")
+        seen[item.parameter] = i
+    return items
+
+
+class ObservationSetCreate(BaseModel):
+    """A set measured together (a nurse's round): stored at once and scored once, as one NEWS2."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # No fixed `measured_at` in the first example: it is valid whenever it is sent.
+            "examples": [
+                {
+                    "by": "rn-12",
+                    "observations": [
+                        {"parameter": "respiration_rate", "value": 18},
+                        {"parameter": "systolic_bp", "value": 124},
+                        {"parameter": "consciousness", "value": "A"},
+                    ],
+                },
+                {
+                    "measured_at": _MEASURED_EXAMPLE,
+                    "by": "rn-12",
+                    "observations": [
+                        {"parameter": "temperature", "value": 38.4, "note": "tympanic"},
+                        {"parameter": "oxygen", "value": "air"},
+                    ],
+                },
+            ]
+        },
+    )
+
+    measured_at: UtcTime | None = Field(default=None, description="when the set was measured; default: now")
+    by: ShortText = Field(description="who measured or recorded it (staff id, or `patient`)")
+    observations: Annotated[list[ObservationItem], AfterValidator(_distinct)] = Field(
+        min_length=1, max_length=5, description="1 to 5 observations, each parameter at most once"
+    )
+
+
+class ObservationSetRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"observations": [_OBSERVATION]}]})
+
+    observations: list[ObservationRead] = Field(description="as stored, in the order given")
 
 
 def example(model: type[BaseModel]) -> dict[str, Any]:

@@ -10,7 +10,14 @@ from api.actor import recorded_actor
 from api.deps import ClinicalPatient, NowDep, ReadablePatient, RedisDep
 from api.resources import observations
 from api.resources.access import refusals
-from api.resources.schemas import ManualParameter, ObservationCreate, ObservationPage, ObservationRead
+from api.resources.schemas import (
+    ManualParameter,
+    ObservationCreate,
+    ObservationPage,
+    ObservationRead,
+    ObservationSetCreate,
+    ObservationSetRead,
+)
 from api.schemas import QueryTime, problem_responses
 
 router = APIRouter(tags=["observations"])
@@ -37,6 +44,30 @@ async def record_observation(
     by = await recorded_actor(request, r, body.by)
     with refusals():
         return await observations.record(r, patient.patient_id, body, now, by)
+
+
+@router.post(
+    "/patients/{patient_id}/observation-sets",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ObservationSetRead,
+    responses=problem_responses(404, 422),
+)
+async def record_observation_set(
+    patient: ClinicalPatient, body: ObservationSetCreate, request: Request, r: RedisDep, now: NowDep
+) -> ObservationSetRead:
+    """Record observations measured together (1 to 5, each parameter once) in one step: all are
+    stored or none, and the patient's NEWS2 is scored once with the whole set, so a deteriorating
+    set raises its alert at its full level at once rather than a lower one and then an upgrade.
+
+    Each value is checked as by `POST …/observations`; a refused one refuses the set (422, its
+    `errors[].loc` naming the item, e.g. `["body", "observations", 1, "value"]`). `measured_at`
+    (default: now) may not be in the future nor over 30 days ago. The recorded name follows the
+    same rule: a signed-in clinician's own, or for a system the person it names in `by`.
+    """
+    by = await recorded_actor(request, r, body.by)
+    with refusals():
+        stored = await observations.record_set(r, patient.patient_id, body, now, by)
+    return ObservationSetRead(observations=stored)
 
 
 @router.get(

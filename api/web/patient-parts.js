@@ -81,13 +81,15 @@ function localNow() {
   return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 }
 
-// One POST per filled field (the API records each parameter separately, as NEWS2 scores them).
+// The filled fields go as ONE set (POST …/observation-sets): stored all or none and scored once, so a
+// deteriorating set pages once at its full NEWS2 level, not medium first and then the upgrade.
 export function wireObservationForm(patientId, onSaved) {
   const form = $("obs-form");
   $("obs-at").value = localNow();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     $("obs-error").textContent = "";
+    $("obs-status").textContent = "";
     const measured = new Date(form.elements.measured_at.value || localNow());
     const wanted = ["respiration_rate", "systolic_bp", "temperature", "consciousness", "oxygen"]
       .map((name) => [name, form.elements[name].value.trim()]).filter(([, v]) => v !== "");
@@ -95,21 +97,30 @@ export function wireObservationForm(patientId, onSaved) {
       $("obs-error").textContent = "Enter at least one observation.";
       return;
     }
-    const saved = [];
+    const observations = wanted.map(([parameter, raw]) =>
+      ({ parameter, value: ["consciousness", "oxygen"].includes(parameter) ? raw : Number(raw) }));
     try {
-      for (const [parameter, raw] of wanted) {
-        const value = ["consciousness", "oxygen"].includes(parameter) ? raw : Number(raw);
-        await api("/v1/patients/" + encodeURIComponent(patientId) + "/observations", {
-          method: "POST", body: { parameter, value, measured_at: measured.toISOString(), by: me() },
-        });
-        saved.push(OBS_LABEL[parameter]);
-        form.elements[parameter].value = "";
-      }
+      await api("/v1/patients/" + encodeURIComponent(patientId) + "/observation-sets", {
+        method: "POST", body: { measured_at: measured.toISOString(), by: me(), observations },
+      });
     } catch (err) {
-      const what = err instanceof ApiError && err.status === 422 ? "check the value: " + err.message : err.message;
-      $("obs-error").textContent = "Not saved (" + (OBS_LABEL[wanted[saved.length][0]]) + "): " + what;
+      // Nothing of the set was stored: the fields keep their values to be corrected and sent again.
+      $("obs-error").textContent = "Not saved, none of these observations was recorded: " + refusal(err, wanted);
+      return;
     }
-    if (saved.length) $("obs-status").textContent = "Saved by you at " + fmtTime(new Date().toISOString()) + ": " + saved.join(", ") + ".";
+    for (const [parameter] of wanted) form.elements[parameter].value = "";
+    $("obs-status").textContent = "Saved by you at " + fmtTime(new Date().toISOString()) + ": "
+      + wanted.map(([parameter]) => OBS_LABEL[parameter]).join(", ") + ".";
     await onSaved();
   });
+}
+
+// What to correct: the refused field by its label when the 422 names it (errors[].loc).
+function refusal(err, wanted) {
+  if (!(err instanceof ApiError && err.status === 422)) return err.message;
+  const first = (err.body && err.body.errors && err.body.errors[0]) || null;
+  const loc = first ? first.loc : [];
+  const item = loc[1] === "observations" && typeof loc[2] === "number" ? wanted[loc[2]] : null;
+  const field = item ? OBS_LABEL[item[0]] : loc[1] === "measured_at" ? "Measured at" : null;
+  return field ? "check " + field + ": " + first.msg : "check the values: " + err.message;
 }

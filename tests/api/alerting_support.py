@@ -3,8 +3,10 @@ observations and plans written as the API writes them, and views of what the wor
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -117,6 +119,14 @@ def notifications(r: redis.Redis, pid: str) -> list[dict[str, Any]]:
 def summary(r: redis.Redis, pid: str) -> dict[str, Any] | None:
     raw = r.hget(keys.open_alerts(keys.shard_of(pid)), pid)
     return None if raw is None else dict(json.loads(raw))
+
+
+async def until(done: Callable[[], Awaitable[bool]]) -> None:
+    """Wait for a worker running in its thread to get somewhere, failing after 10 s."""
+    deadline = time.monotonic() + 10
+    while not await done():
+        assert time.monotonic() < deadline, "the worker did not get there in 10 s"
+        await asyncio.sleep(0.05)
 
 
 def nothing_pending(r: redis.Redis, pid: str) -> bool:

@@ -5,9 +5,6 @@ signed-in clinician's own name."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +14,7 @@ import redis
 from api import keys
 from api.worker import EvaluationWorker
 from tests.api import factories
-from tests.api.alerting_support import nothing_pending
+from tests.api.alerting_support import nothing_pending, until
 from tests.api.alerting_support import settings as worker_settings
 from tests.api.integration_support import admit
 from tests.api.rest_support import AUTH, api_client, evaluate, store_readings
@@ -59,13 +56,6 @@ async def _alerts(client: httpx.AsyncClient, pid: str) -> list[dict[str, Any]]:
     return items
 
 
-async def _until(done: Callable[[], Awaitable[bool]]) -> None:
-    deadline = time.monotonic() + 10
-    while not await done():
-        assert time.monotonic() < deadline, "the worker did not get there in 10 s"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_deteriorating_set_raises_news2_at_once_without_a_new_reading(redis_url: str) -> None:
     device = "C0:FF:EE:00:0B:01"
     r = redis.Redis.from_url(redis_url)
@@ -83,7 +73,7 @@ async def test_a_deteriorating_set_raises_news2_at_once_without_a_new_reading(re
             async def settled() -> bool:
                 return nothing_pending(r, pid)
 
-            await _until(settled)
+            await until(settled)
             assert await _alerts(client, pid) == []
             ids = await _record(
                 client, pid, _obs("respiration_rate", 26), _obs("consciousness", "V"), _obs("systolic_bp", 88)
@@ -94,7 +84,7 @@ async def test_a_deteriorating_set_raises_news2_at_once_without_a_new_reading(re
                 found[:] = await _alerts(client, pid)
                 return bool(found) and found[0]["priority"] == "high"
 
-            await _until(high)
+            await until(high)
     finally:
         worker.stop()
     [alert] = found

@@ -110,5 +110,21 @@ async def test_a_desaturating_patient_turns_red_live_and_is_acknowledged_and_res
     await page.set_viewport_size(DESKTOP)
     await screenshot(page, "patient-1280x720")
     assert await serious_violations(page) == []
+    # The form posts the whole set at once: a refused value refuses it all, and the page says which.
+    watch.expected.append("422 (Unprocessable")  # the refused set: answered, and shown on the page
+    await page.get_by_label("Respiration rate (/min)").fill("20")
+    await page.get_by_label("Systolic BP (mmHg)").fill("30")
+    await page.get_by_role("button", name="Save observations").click()
+    await expect(page.locator("#obs-error")).to_have_text(
+        "Not saved, none of these observations was recorded: check Systolic BP: "
+        "systolic_bp must be a number from 40 to 300 mm[Hg]"
+    )
+    await expect(page.get_by_label("Respiration rate (/min)")).to_have_value("20")  # kept to correct
+    stored = (await admin.get("/v1/patients/p-red/observations")).json()["items"]
+    assert [(o["parameter"], o["value"]) for o in stored] == [
+        ("respiration_rate", 23.0),
+        ("consciousness", "A"),
+    ]
+    assert len({o["measured_at"] for o in stored}) == 1  # saved as one set
     assert watch.problems == []
     await context.close()
