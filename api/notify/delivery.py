@@ -78,7 +78,7 @@ class NotificationDelivery:
         self._backoff, self._max_attempts = Backoff(base_delay_s, max_delay_s), max_attempts
         self._timeout, self._poll = timeout_s, poll_s
         self._mqtt = mqtt
-        self._targets = targets or TargetPolicy()  # where webhooks may go (api/webhooks/targets.py)
+        self._targets = targets or TargetPolicy()  # where webhooks and apprise go: api/webhooks/targets.py
         self._clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -262,7 +262,7 @@ class NotificationDelivery:
             body["accept"] = {"path": ACCEPT_PATH.format(delivery_id=did), "token": token}
             return send_webhook(chan, body, did, attempt, self._timeout, self._targets)
         title, content = message.text(ctx, privacy, link)
-        return send_apprise(chan, title, content)
+        return send_apprise(chan, title, content, self._targets)
 
     def _handled(self, ctx: message.Context) -> bool:
         raw = self._r.hget(keys.alerts(ctx.patient_id), ctx.alert_id)

@@ -150,7 +150,9 @@ async def get_rota(ward_id: ReadableWard, r: RedisDep) -> dict[str, Any]:
 async def put_rota(request: Request, ward_id: WritableWard, body: RotaPut, r: RedisDep, now: NowDep) -> Any:
     """Replace the ward's rota (the next version; its history keeps every one). Tier k is told when an
     alert reaches tier k of the ward's escalation ladder (`alerting-config`); webhooks need a signing
-    secret; apprise URLs are checked by apprise. 409 when `if_version` is not the current version."""
+    secret; apprise URLs are checked by apprise. A webhook's host, and the server an apprise URL names
+    (an SMS gateway, an SMTP server, ...), must resolve to public addresses unless the operator allows
+    more (422 otherwise; docs/notifications.md). 409 when `if_version` is not the current version."""
     principal = await authenticate(request)
     refused = await rota_refusal(body, get_settings(request))
     if refused:

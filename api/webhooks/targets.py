@@ -17,6 +17,10 @@ may point at 127.0.0.1 now. Delivery connects to an address it has just checked,
 the name a second time (api/webhooks/http.py). An IPv6 address that carries an IPv4 one
 (mapped, 6to4, NAT64) is judged by the IPv4 address it leads to.
 
+A rota's apprise channels (SMS gateways, SMTP servers, ... named in their URLs) obey the same
+policy: api/notify/channels.py finds their hosts; apprise connects by itself, so there the checked
+address cannot be pinned.
+
 Standard library only (ipaddress, socket).
 """
 
@@ -136,10 +140,16 @@ def resolve_checked(host: str, port: int, policy: TargetPolicy) -> list[Address]
 
 async def url_refusal(url: str, policy: TargetPolicy) -> str:
     """Why the policy refuses the URL ('' if it may be used): for the API, when a URL is given."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return await host_refusal(parts.hostname or "", port, policy)
+
+
+async def host_refusal(host: str, port: int, policy: TargetPolicy) -> str:
+    """Why the policy refuses connecting to the host ('' if it may): for the API, when a target is
+    given (a webhook URL's host; the hosts an apprise URL names, api/notify/channels.py)."""
     if policy.allow_private:
         return ""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(

@@ -1,8 +1,8 @@
 """A real HTTP receiver for webhook tests: a stdlib server on a free loopback port, in a thread.
 
 Each path has a script of status codes to answer with (the last one repeats) and optionally a reply
-body (default "ok"; e.g. the JSON an SMS gateway answers); every request is recorded with its
-headers, body and arrival time.
+body (default "ok"; e.g. the JSON an SMS gateway answers) and reply headers (e.g. a redirect's
+Location); every request is recorded with its headers, body and arrival time.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Receiver:
     port: int
     scripts: dict[str, list[int]] = field(default_factory=dict)
     replies: dict[str, bytes] = field(default_factory=dict)
+    reply_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,6 +76,8 @@ def receiver() -> Iterator[Receiver]:
             reply = rec.replies.get(self.path, b"ok")
             self.send_response(status)
             self.send_header("Content-Length", str(len(reply)))
+            for name, value in rec.reply_headers.get(self.path, {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(reply)
 

@@ -42,7 +42,10 @@ def test_an_email_reaches_the_rota_without_patient_identifiers(redis_url: str) -
         channel = {"kind": "apprise", "url": mail_url(port)}
         set_rota(r, {"tiers": [{"recipients": [{"name": "Nurse A", "channels": [channel]}]}]})
         alert_id = raise_alert(r, "p-secret-id", T0)
-        worker = NotificationDelivery(r, link_base="https://oxiward.example", clock=Clock(T0))
+        # The SMTP server listens on 127.0.0.1, which the default target policy refuses.
+        worker = NotificationDelivery(
+            r, link_base="https://oxiward.example", clock=Clock(T0), targets=LOCAL_TARGETS
+        )
         pump(worker, lambda: len(inbox.mails) == 1)
     [(to, raw)] = inbox.mails
     assert to == ["nurse@ward.example"]

@@ -11,7 +11,7 @@ import redis
 
 from api.notify import keys as nkeys
 from api.notify.delivery import NotificationDelivery
-from tests.api.webhook_receiver import receiver
+from tests.api.webhook_receiver import LOCAL_TARGETS, receiver
 from tests.notify.support import T0, Clock, deliveries, enrol, first_status, pump, raise_alert, set_rota
 
 NHS = "9434765919"
@@ -23,6 +23,7 @@ QUEUED = b'{"result":{"message_id":"4753","status":"ok"}}'
 
 
 def sms_url(port: int) -> str:
+    """A gateway on 127.0.0.1, which the default target policy refuses: workers get LOCAL_TARGETS."""
     return f"smseagle://{TOKEN}@127.0.0.1:{port}/{PHONE}"
 
 
@@ -34,7 +35,9 @@ def test_an_sms_carries_only_the_ward_reference_and_priority_and_is_recorded(red
         channel = {"kind": "apprise", "url": sms_url(gateway.port)}
         set_rota(r, {"tiers": [{"recipients": [{"name": "Nurse A", "channels": [channel]}]}]})
         alert_id = raise_alert(r, "p-secret-id", T0)
-        worker = NotificationDelivery(r, link_base="https://oxiward.example", clock=Clock(T0))
+        worker = NotificationDelivery(
+            r, link_base="https://oxiward.example", clock=Clock(T0), targets=LOCAL_TARGETS
+        )
         pump(worker, lambda: first_status(r, alert_id) == "sent")
         [got] = gateway.at(SMS_PATH)
     sent = json.loads(got.body)
@@ -67,7 +70,9 @@ def test_a_gateway_that_refuses_is_retried_then_dead_lettered(redis_url: str) ->
         channel = {"kind": "apprise", "url": sms_url(gateway.port)}
         set_rota(r, {"tiers": [{"recipients": [{"name": "Nurse A", "channels": [channel]}]}]})
         alert_id = raise_alert(r, "p1", T0)
-        worker = NotificationDelivery(r, clock=Clock(T0), base_delay_s=0.05, max_attempts=2)
+        worker = NotificationDelivery(
+            r, clock=Clock(T0), base_delay_s=0.05, max_attempts=2, targets=LOCAL_TARGETS
+        )
         pump(worker, lambda: first_status(r, alert_id) == "dead-lettered")
         assert len(gateway.at(SMS_PATH)) == 2
     [delivery] = deliveries(r, alert_id)

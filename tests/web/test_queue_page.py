@@ -25,8 +25,10 @@ from tests.web.support import (
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 LADDER = {"tiers": [{"name": "ward-nurse", "ack_within_s": 900}]}
-MAIL = "mailtos://nurse:pw@smtp.example.nhs.uk/?to=ward@example.nhs.uk&from=oxiward@example.nhs.uk"
-ROTA = {"tiers": [{"recipients": [{"name": "Ward nurse", "channels": [{"kind": "apprise", "url": MAIL}]}]}]}
+# A service on its provider's own hosts: accepted by the default target policy without a DNS lookup
+# (an SMTP server would be resolved and checked, docs/notifications.md; example names do not resolve).
+SLACK = "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ward"
+ROTA = {"tiers": [{"recipients": [{"name": "Ward nurse", "channels": [{"kind": "apprise", "url": SLACK}]}]}]}
 NO_LADDER = "No escalation ladder: alerts nobody acknowledges are not escalated."
 NO_ROTA = "No rota: alerts reach only this page; nobody is messaged or paged."
 
