@@ -26,6 +26,7 @@ __all__ = ["REMOTE_USER_TERMINATED", "EmulatedPeripheral"]
 
 _LOG = logging.getLogger(__name__)
 REMOTE_USER_TERMINATED = 0x13  # HCI reason a peripheral gives when it ends the link itself
+_STOP_GRACE_S = 5.0  # how long stop() lets a frame being sent finish
 
 FrameT = TypeVar("FrameT")
 
@@ -64,6 +65,8 @@ class EmulatedPeripheral(Generic[FrameT]):
         self._notify_subs: defaultdict[str, set[int]] = defaultdict(set)
         self._indicate_subs: defaultdict[str, set[int]] = defaultdict(set)
         self._tick_task: asyncio.Task[None] | None = None
+        self._stop_ticking = False
+        self._emitting = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._adv_lock = asyncio.Lock()
         self._go_away_at: set[int] = set()
@@ -165,11 +168,17 @@ class EmulatedPeripheral(Generic[FrameT]):
             await self._advertise()
 
     async def stop(self) -> None:
-        if self._tick_task is not None:
-            self._tick_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
+        task = self._tick_task
+        if task is not None:
+            # A frame being sent is finished first: cancelled mid-send, it could reach the central
+            # without being counted, and the counts are what tests compare the stored readings with.
+            self._stop_ticking = True
+            if not self._emitting:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=_STOP_GRACE_S)
             self._tick_task = None
+            self._stop_ticking = False
         await self.go_away()
         for task in list(self._tasks):
             task.cancel()
@@ -251,10 +260,13 @@ class EmulatedPeripheral(Generic[FrameT]):
         return out
 
     # -- the sensor ------------------------------------------------------------------------------
+    def _stop_requested(self) -> bool:
+        return self._stop_ticking  # read afresh: stop() sets it while a frame is being sent
+
     async def _tick_loop(self) -> None:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        while True:
+        while not self._stop_ticking:
             await self._apply_dropouts(self.ticks)
             sample = next(self._samples, None)
             if sample is None:
@@ -263,13 +275,18 @@ class EmulatedPeripheral(Generic[FrameT]):
                 next_at = loop.time()
                 continue
             heard = False
+            self._emitting = True
             try:
                 heard = await self._emit(self.ticks, sample)
             except Exception:
                 _LOG.exception("device %s: tick %d failed", self.address, self.ticks)
+            finally:
+                self._emitting = False
             if not heard:
                 self.ticks_unheard += 1
             self.ticks += 1
+            if self._stop_requested():
+                return
             next_at += self.interval
             # fixed rate; if the loop fell behind by more than a tick, resynchronise instead of bursting
             next_at = max(next_at, loop.time() - self.interval)
