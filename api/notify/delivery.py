@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -38,6 +37,7 @@ import redis
 
 from api import keys
 from api.alert_store import SyncAlertStore, text
+from api.delivery_loop import PassThread, claim_due, ensure_group
 from api.notify import keys as nkeys
 from api.notify import message, status, tokens
 from api.notify.channels import FAILED, send_apprise, send_webhook
@@ -76,52 +76,31 @@ class NotificationDelivery:
         self.name = name
         self._link = link_base
         self._backoff, self._max_attempts = Backoff(base_delay_s, max_delay_s), max_attempts
-        self._timeout, self._poll = timeout_s, poll_s
+        self._timeout = timeout_s
         self._mqtt = mqtt
         self._targets = targets or TargetPolicy()  # where webhooks and apprise go: api/webhooks/targets.py
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = PassThread(self.run_once, self._failed, name=f"notify-{name}", poll_s=poll_s)
         self._pending_first = True
         self._grouped = False
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name=f"notify-{self.name}", daemon=True)
-            self._thread.start()
+        self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.stop(timeout)
         if self._mqtt is not None:
             self._mqtt.close()
 
-    def _run(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-                backoff = 0.1
-                if not busy:
-                    self._stop.wait(self._poll)
-            except Exception as exc:  # Redis away or a bug: deliveries must not stop for good
-                log.warning("notification delivery pass failed (%s); retrying", type(exc).__name__)
-                log.debug("notification delivery failure", exc_info=exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+    def _failed(self, exc: Exception) -> None:
+        log.warning("notification delivery pass failed (%s); retrying", type(exc).__name__)
+        log.debug("notification delivery failure", exc_info=exc)
 
     # -- one pass -------------------------------------------------------------------------------
     def run_once(self) -> int:
         if not self._grouped:
             for shard in range(keys.SHARDS):
-                try:
-                    self._r.xgroup_create(keys.notifications(shard), nkeys.GROUP, id="0", mkstream=True)
-                except redis.ResponseError as err:
-                    if "BUSYGROUP" not in str(err):
-                        raise
+                ensure_group(self._r, keys.notifications(shard), nkeys.GROUP, "0")
             self._grouped = True
         # After a restart our own unacknowledged entries ("0") come first, then new ones (">").
         start = "0" if self._pending_first else ">"
@@ -198,13 +177,11 @@ class NotificationDelivery:
         self._attempt(did, 1)
 
     def _retry_due(self) -> int:
-        raw: list[Any] = self._r.zrangebyscore(nkeys.RETRY, "-inf", int(time.time() * 1000), start=0, num=20)
         done = 0
-        for member in (text(m) for m in raw):
-            if self._r.zrem(nkeys.RETRY, member):  # else another worker claimed it
-                did, _, attempt = member.partition(":")
-                self._attempt(did, int(attempt))
-                done += 1
+        for member in claim_due(self._r, nkeys.RETRY, int(time.time() * 1000)):
+            did, _, attempt = member.partition(":")
+            self._attempt(did, int(attempt))
+            done += 1
         return done
 
     # -- one attempt ----------------------------------------------------------------------------

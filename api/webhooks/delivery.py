@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from typing import Any
 import redis
 
 from api import keys
+from api.delivery_loop import PassThread, claim_due
 from api.registry import iso_utc, text
 from api.retry_schedule import Backoff
 from api.security import audit
@@ -104,44 +104,26 @@ class WebhookDelivery:
         self._targets = targets or TargetPolicy()
         self.name = name
         self._backoff, self._max_attempts = Backoff(base_delay_s, max_delay_s), max_attempts
-        self._timeout, self._poll = timeout_s, poll_s
+        self._timeout = timeout_s
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = PassThread(self.run_once, self._failed, name=f"webhooks-{name}", poll_s=poll_s)
         self._pending_alerts = True
         self._groups_ready = False
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name=f"webhooks-{self.name}", daemon=True)
-            self._thread.start()
+        self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.stop(timeout)
 
-    def _run(self) -> None:
-        backoff = 0.1
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-                backoff = 0.1
-                if not busy:
-                    self._stop.wait(self._poll)
-            except redis.RedisError as exc:
-                self._groups_ready = False  # a restarted Redis without persistence lost them
-                log.warning("webhook delivery: redis unavailable (%s); retrying", type(exc).__name__)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except Exception as exc:  # a bug must not end deliveries for good
-                log.error("webhook delivery pass failed (%s); retrying", type(exc).__name__)
-                log.debug("webhook delivery failure", exc_info=exc)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+    def _failed(self, exc: Exception) -> None:
+        if isinstance(exc, redis.RedisError):
+            self._groups_ready = False  # a restarted Redis without persistence lost them
+            log.warning("webhook delivery: redis unavailable (%s); retrying", type(exc).__name__)
+            return
+        log.error("webhook delivery pass failed (%s); retrying", type(exc).__name__)
+        log.debug("webhook delivery failure", exc_info=exc)
 
     # -- one pass -------------------------------------------------------------------------------
     def run_once(self) -> int:
@@ -212,13 +194,8 @@ class WebhookDelivery:
         return len(rows)
 
     def _retry_due(self, subs: list[Subscription]) -> int:
-        now_ms = int(time.time() * 1000)
-        raw: list[Any] = self._r.zrangebyscore(wkeys.RETRY, "-inf", now_ms, start=0, num=20)
-        due = [text(m) for m in raw]
         done = 0
-        for member in due:
-            if not self._r.zrem(wkeys.RETRY, member):
-                continue  # another worker claimed it
+        for member in claim_due(self._r, wkeys.RETRY, int(time.time() * 1000)):
             job = Job.decode(member)
             sub = next((s for s in subs if s.subscription_id == job.subscription_id), None)
             if sub is not None:  # deleted or paused meanwhile: the delivery is dropped

@@ -24,6 +24,7 @@ from typing import Any
 import redis
 
 from api import keys
+from api.delivery_loop import ensure_group
 from api.reading_codec import to_api
 from api.registry import iso_utc, text
 from api.webhooks import keys as wkeys
@@ -43,11 +44,7 @@ def ensure_groups(r: redis.Redis) -> None:
     targets = [(keys.alert_events(s), wkeys.ALERT_GROUP, "$") for s in range(keys.SHARDS)]
     targets.append((wkeys.OUTBOX, wkeys.FANOUT_GROUP, "0"))
     for stream, group, start in targets:
-        try:
-            r.xgroup_create(stream, group, id=start, mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        ensure_group(r, stream, group, start)
 
 
 def _rows(reply: Any) -> list[tuple[str, str, dict[str, str]]]:
