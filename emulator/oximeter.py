@@ -15,13 +15,13 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from bumble.gatt import Service
 from bumble.link import LocalLink
 
 from emulator.frames import FEATURES, continuous_frame, spot_check_frame
-from emulator.peripheral import EmulatedPeripheral
+from emulator.peripheral import EmulatedPeripheral, PeripheralOptions
 from emulator.plx_gatt import PLX_CONTINUOUS, PLX_SERVICE, PLX_SPOT_CHECK, PlxGatt, build_plx_gatt
 from emulator.racp import FEATURES_WITH_STORAGE, RacpServer, RecordStore, StoredRecord
 from emulator.radio import build_advertising_data
@@ -60,16 +60,14 @@ class EmulatedOximeter(EmulatedPeripheral[SentFrame]):
         name: str,
         scenario: Iterable[Sample],
         *,
-        interval: float = 1.0,
         mode: Mode = "continuous",
         model: str = "Oxiward PLX emulator",
         manufacturer: str = "Oxiward",
-        advertising_interval_ms: float = 20.0,
         clock: Callable[[], datetime] = _utc_now,
-        history: int = 1000,
         storage: bool = False,
         storage_capacity: int = 500,
         record_delay: float = 0.0,
+        **options: Unpack[PeripheralOptions],
     ) -> None:
         if mode not in ("continuous", "spot-check", "both"):
             raise ValueError(f"mode must be continuous, spot-check or both, not {mode!r}")
@@ -77,15 +75,7 @@ class EmulatedOximeter(EmulatedPeripheral[SentFrame]):
             raise ValueError(
                 "measurement storage is for spot-check measurements: use mode spot-check or both"
             )
-        super().__init__(
-            link,
-            address,
-            name,
-            scenario,
-            interval=interval,
-            advertising_interval_ms=advertising_interval_ms,
-            history=history,
-        )
+        super().__init__(link, address, name, scenario, **options)
         self.mode: Mode = mode
         self._clock = clock
         self.frames_notified = 0

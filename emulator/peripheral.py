@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from bumble.gatt import Characteristic, Service
 from bumble.link import LocalLink
@@ -22,13 +22,21 @@ from bumble.link import LocalLink
 from emulator.radio import Radio
 from emulator.scenarios import Sample
 
-__all__ = ["REMOTE_USER_TERMINATED", "EmulatedPeripheral"]
+__all__ = ["REMOTE_USER_TERMINATED", "EmulatedPeripheral", "PeripheralOptions"]
 
 _LOG = logging.getLogger(__name__)
 REMOTE_USER_TERMINATED = 0x13  # HCI reason a peripheral gives when it ends the link itself
 _STOP_GRACE_S = 5.0  # how long stop() lets a frame being sent finish
 
 FrameT = TypeVar("FrameT")
+
+
+class PeripheralOptions(TypedDict, total=False):
+    """The options every emulated device takes; subclasses pass them on (defaults: __init__ below)."""
+
+    interval: float
+    advertising_interval_ms: float
+    history: int
 
 
 class EmulatedPeripheral(Generic[FrameT]):

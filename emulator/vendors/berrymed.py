@@ -13,14 +13,15 @@ Bytes left over wait for the next tick, as in a UART. Nothing is queued while no
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
-from bumble.gatt import Characteristic, Service
+from bumble.gatt import Service
 from bumble.link import LocalLink
 
-from emulator.peripheral import EmulatedPeripheral
+from emulator.peripheral import PeripheralOptions
 from emulator.radio import Radio
 from emulator.scenarios import Sample
+from emulator.vendors.device import VendorPeripheral
 from emulator.vendors.encode_berrymed import (
     BCI_RATE_HZ,
     bci_frame_for,
@@ -31,11 +32,8 @@ from emulator.vendors.encode_berrymed import (
     encode_berry_version,
 )
 from emulator.vendors.gatt import (
-    VendorFrame,
     advertising_data,
     battery_service,
-    device_information,
-    notify_characteristic,
     read_characteristic,
     write_characteristic,
 )
@@ -48,14 +46,17 @@ BERRYMED_NOTIFY = "49535343-1e4d-4bd9-ba61-23c647249616"
 BERRYMED_WRITE = "49535343-8841-43f4-a8d4-ecbe34729bb3"
 _RENAME = "00005343-0000-1000-8000-00805f9b34fb"
 _MAC = "00005344-0000-1000-8000-00805f9b34fb"
-_KEY = "send"
 _BERRY_RATES = {0xF0: 50, 0xF1: 100, 0xF2: 200, 0xF3: 1}  # §2.3
 
 Protocol = Literal["bci", "berry"]
 
 
-class EmulatedBerryMed(EmulatedPeripheral[VendorFrame]):
+class EmulatedBerryMed(VendorPeripheral):
     kind = "berrymed"
+    manufacturer = "BerryMed"
+    default_model = "BM1000C"
+    default_firmware = "V1.04.00.36"  # the software version; the version commands answer it too
+    notify_uuid = BERRYMED_NOTIFY
 
     def __init__(
         self,
@@ -64,17 +65,15 @@ class EmulatedBerryMed(EmulatedPeripheral[VendorFrame]):
         name: str,
         scenario: Iterable[Sample],
         *,
-        interval: float = 1.0,
         protocol: Protocol = "bci",
         chunk_size: int = 20,
         berry_rate_hz: int = 100,
         battery_percent: int = 80,
         battery_service: bool = False,
-        software_version: str = "V1.04.00.36",
+        software_version: str | None = None,
         hardware_version: str = "V2.0",
-        model: str = "BM1000C",
-        advertising_interval_ms: float = 20.0,
-        history: int = 1000,
+        model: str | None = None,
+        **options: Unpack[PeripheralOptions],
     ) -> None:
         if protocol not in ("bci", "berry"):
             raise ValueError(f"protocol must be bci or berry, not {protocol!r}")
@@ -82,15 +81,7 @@ class EmulatedBerryMed(EmulatedPeripheral[VendorFrame]):
             raise ValueError("chunk_size must be 1..20 bytes")
         if berry_rate_hz not in _BERRY_RATES.values():
             raise ValueError(f"berry_rate_hz must be one of {sorted(_BERRY_RATES.values())}")
-        super().__init__(
-            link,
-            address,
-            name,
-            scenario,
-            interval=interval,
-            advertising_interval_ms=advertising_interval_ms,
-            history=history,
-        )
+        super().__init__(link, address, name, scenario, model=model, firmware=software_version, **options)
         self.protocol: Protocol = protocol
         self.chunk_size = chunk_size
         self.berry_rate_hz = berry_rate_hz
@@ -99,11 +90,9 @@ class EmulatedBerryMed(EmulatedPeripheral[VendorFrame]):
         self.filtered_adc = True
         self.commands: list[int] = []  # every command byte received, in order
         self._battery_service = battery_service
-        self._versions = (software_version, hardware_version)
-        self._model = model
+        self._versions = (self._firmware, hardware_version)
         self._tx = bytearray()
         self._epoch = 0  # bumped by every command that changes the stream
-        self._notify: Characteristic[bytes] | None = None
 
     def inject(self, data: bytes) -> None:
         """Put raw bytes into the outgoing stream (line noise, a stray byte) before the next frames."""
@@ -111,18 +100,16 @@ class EmulatedBerryMed(EmulatedPeripheral[VendorFrame]):
 
     # -- GATT and advertising --------------------------------------------------------------------
     def _services(self) -> list[Service]:
-        self._notify = notify_characteristic(BERRYMED_NOTIFY)
-        self._watch(self._notify, _KEY)
         uart = Service(
             BERRYMED_SERVICE,
             [
-                self._notify,
+                self._notifier(),
                 write_characteristic(BERRYMED_WRITE, self._on_command),
                 write_characteristic(_RENAME, self._on_rename),
                 read_characteristic(_MAC, self._mac_reversed),  # §2.2: the MAC, byte-reversed
             ],
         )
-        services = [uart, device_information("BerryMed", self._model, self._versions[0])]
+        services = [uart, self._device_information()]
         if self._battery_service:  # newer units only (§2.2)
             services.append(battery_service(lambda: self.battery_percent))
         return services
@@ -177,12 +164,9 @@ class EmulatedBerryMed(EmulatedPeripheral[VendorFrame]):
         return []
 
     async def _answer(self, connection: Any, packets: list[bytes]) -> None:
-        radio, char = self.radio, self._notify
-        if radio is None or char is None or connection.handle not in self._notify_subs[_KEY]:
-            return
-        data = b"".join(packets)  # BCI: up to three 5-byte packets in one notification
-        self.sent.append(VendorFrame(self.ticks, None, BERRYMED_NOTIFY, data))
-        await radio.device.notify_subscriber(connection, char, data)
+        if self._reaches(connection):
+            # BCI: up to three 5-byte packets in one notification
+            await self._notify_connection(connection, self.ticks, None, [b"".join(packets)])
 
     # -- the sensor ------------------------------------------------------------------------------
     def packets_for_tick(self, tick: int, sample: Sample) -> list[bytes]:
@@ -201,8 +185,7 @@ class EmulatedBerryMed(EmulatedPeripheral[VendorFrame]):
         ]
 
     async def _emit(self, tick: int, sample: Sample) -> bool:
-        char = self._notify
-        if char is None or not self._notify_subs[_KEY] or not self.streaming:
+        if self._notify is None or not self.listened_to or not self.streaming:
             self._tx.clear()  # a UART module drops what nobody reads
             return False
         frames = self.packets_for_tick(tick, sample)
@@ -215,13 +198,7 @@ class EmulatedBerryMed(EmulatedPeripheral[VendorFrame]):
             packets = [bytes(self._tx[i * size : (i + 1) * size]) for i in range(count)]
             del self._tx[: count * size]
         epoch = self._epoch
-        out = await self._notify_paced(
-            char,
-            _KEY,
-            packets,
-            lambda data: self.sent.append(VendorFrame(tick, sample, BERRYMED_NOTIFY, data)),
-            keep_going=lambda: self._epoch == epoch,
-        )
+        out = await self._stream(tick, sample, packets, keep_going=lambda: self._epoch == epoch)
         if len(out) < len(packets):
             self._tx.clear()
         return bool(out)

@@ -17,35 +17,30 @@ there).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
 from bumble.gatt import Characteristic, Service
 from bumble.link import LocalLink
 
-from emulator.peripheral import EmulatedPeripheral
 from emulator.radio import Radio
 from emulator.scenarios import Sample
+from emulator.vendors.device import VendorOptions, VendorPeripheral
 from emulator.vendors.encode_nonin import encode_nonin_frame, nonin_frame_for
-from emulator.vendors.gatt import (
-    VendorFrame,
-    advertising_data,
-    battery_service,
-    device_information,
-    notify_characteristic,
-    require_encryption,
-    write_characteristic,
-)
+from emulator.vendors.gatt import advertising_data, battery_service, require_encryption, write_characteristic
 
 __all__ = ["NONIN_CONTINUOUS", "NONIN_CONTROL_POINT", "NONIN_SERVICE", "EmulatedNonin"]
 
 NONIN_SERVICE = "46a970e0-0d5f-11e2-8b5e-0002a5d5c51b"
 NONIN_CONTINUOUS = "0aad7ea0-0d60-11e2-8e3c-0002a5d5c51b"
 NONIN_CONTROL_POINT = "1447af80-0d60-11e2-88b6-0002a5d5c51b"
-_KEY = "continuous"
 
 
-class EmulatedNonin(EmulatedPeripheral[VendorFrame]):
+class EmulatedNonin(VendorPeripheral):
     kind = "nonin"
+    manufacturer = "Nonin Medical, Inc."
+    default_model = "3230"
+    default_firmware = "1.2.0"
+    notify_uuid = NONIN_CONTINUOUS
 
     def __init__(
         self,
@@ -54,26 +49,12 @@ class EmulatedNonin(EmulatedPeripheral[VendorFrame]):
         name: str,
         scenario: Iterable[Sample],
         *,
-        interval: float = 1.0,
         battery_v: float = 2.9,
-        model: str = "3230",
-        firmware: str = "1.2.0",
-        advertising_interval_ms: float = 20.0,
-        history: int = 1000,
+        **options: Unpack[VendorOptions],
     ) -> None:
-        super().__init__(
-            link,
-            address,
-            name,
-            scenario,
-            interval=interval,
-            advertising_interval_ms=advertising_interval_ms,
-            history=history,
-        )
+        super().__init__(link, address, name, scenario, **options)
         self.battery_v = battery_v
         self.control_writes: list[bytes] = []
-        self._model, self._firmware = model, firmware
-        self._continuous: Characteristic[bytes] | None = None
         self._control: Characteristic[bytes] | None = None
 
     @property
@@ -82,12 +63,10 @@ class EmulatedNonin(EmulatedPeripheral[VendorFrame]):
         return sum(1 for c in self._connections.values() if c.encryption)
 
     def _services(self) -> list[Service]:
-        self._continuous = notify_characteristic(NONIN_CONTINUOUS)
         self._control = write_characteristic(NONIN_CONTROL_POINT, self._on_control, without_response=False)
-        self._watch(self._continuous, _KEY)
         return [
-            Service(NONIN_SERVICE, [self._continuous, self._control]),
-            device_information("Nonin Medical, Inc.", self._model, self._firmware),
+            Service(NONIN_SERVICE, [self._notifier(), self._control]),
+            self._device_information(),
             battery_service(self._battery_percent),
         ]
 
@@ -96,9 +75,9 @@ class EmulatedNonin(EmulatedPeripheral[VendorFrame]):
         return round(100 * (self.battery_v - 2.4) / 0.8)
 
     def _after_services(self, radio: Radio) -> None:
-        assert self._continuous is not None
+        assert self._notify is not None
         assert self._control is not None
-        require_encryption(radio.device, self._continuous)
+        require_encryption(radio.device, self._notify)
         require_encryption(radio.device, self._control)
 
     def _advertising_data(self) -> bytes:
@@ -108,19 +87,15 @@ class EmulatedNonin(EmulatedPeripheral[VendorFrame]):
         self.control_writes.append(bytes(value))
 
     async def _emit(self, tick: int, sample: Sample) -> bool:
-        radio, char = self.radio, self._continuous
-        if radio is None or char is None:
-            return False
         heard = False
-        for handle in sorted(self._notify_subs[_KEY]):
+        for handle in self._subscribers():
             connection = self._connections.get(handle)
             if connection is None:
                 continue
+            # each link gets its own frame: status bit 6 reports that link's encryption
             frame = nonin_frame_for(
                 sample, tick, battery_v=self.battery_v, encrypted=bool(connection.encryption)
             )
-            data = encode_nonin_frame(frame)
-            self.sent.append(VendorFrame(tick, sample, NONIN_CONTINUOUS, data))
-            await radio.device.notify_subscriber(connection, char, data)
-            heard = True
+            if await self._notify_connection(connection, tick, sample, [encode_nonin_frame(frame)]):
+                heard = True
         return heard

@@ -14,26 +14,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
-from bumble.gatt import Characteristic, Service
+from bumble.gatt import Service
 from bumble.link import LocalLink
 
-from emulator.peripheral import EmulatedPeripheral
 from emulator.scenarios import Sample
+from emulator.vendors.device import VendorOptions, VendorPeripheral
 from emulator.vendors.encode_wellue import (
     PC60FW_WAVE_RATE_HZ,
     encode_pc60fw_battery,
     encode_pc60fw_vitals,
     pc60fw_waveform_for,
 )
-from emulator.vendors.gatt import (
-    VendorFrame,
-    advertising_data,
-    device_information,
-    notify_characteristic,
-    write_characteristic,
-)
+from emulator.vendors.gatt import advertising_data, write_characteristic
 from emulator.vendors.waveform import frames_in_tick
 
 __all__ = ["NUS_RX", "NUS_SERVICE", "NUS_TX", "EmulatedPc60fw"]
@@ -41,11 +35,14 @@ __all__ = ["NUS_RX", "NUS_SERVICE", "NUS_TX", "EmulatedPc60fw"]
 NUS_SERVICE = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
 NUS_RX = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"  # host → device (not needed by the host, §2.1)
 NUS_TX = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"  # device → host, notify
-_KEY = "tx"
 
 
-class EmulatedPc60fw(EmulatedPeripheral[VendorFrame]):
+class EmulatedPc60fw(VendorPeripheral):
     kind = "wellue-pc60fw"
+    manufacturer = "Viatom"
+    default_model = "PC-60FW"
+    default_firmware = "1.0.0"
+    notify_uuid = NUS_TX
 
     def __init__(
         self,
@@ -54,42 +51,26 @@ class EmulatedPc60fw(EmulatedPeripheral[VendorFrame]):
         name: str,
         scenario: Iterable[Sample],
         *,
-        interval: float = 1.0,
         power_off_after: float = 3.0,
         battery_level: int = 3,
         battery_every: int = 10,
-        model: str = "PC-60FW",
-        firmware: str = "1.0.0",
-        advertising_interval_ms: float = 20.0,
-        history: int = 1000,
+        **options: Unpack[VendorOptions],
     ) -> None:
         if power_off_after <= 0 or battery_every < 1:
             raise ValueError("power_off_after must be > 0 s and battery_every >= 1 tick")
-        super().__init__(
-            link,
-            address,
-            name,
-            scenario,
-            interval=interval,
-            advertising_interval_ms=advertising_interval_ms,
-            history=history,
-        )
+        super().__init__(link, address, name, scenario, **options)
         self.battery_level = battery_level
         self.battery_every = battery_every
-        self.power_off_ticks = max(1, math.ceil(power_off_after / interval))
+        self.power_off_ticks = max(1, math.ceil(power_off_after / self.interval))
         self.powered = True
         self.power_offs = 0
         self.rx_writes: list[bytes] = []
         self._off_ticks = 0
-        self._model, self._firmware = model, firmware
-        self._tx: Characteristic[bytes] | None = None
 
     def _services(self) -> list[Service]:
-        self._tx = notify_characteristic(NUS_TX)
-        self._watch(self._tx, _KEY)
         return [
-            Service(NUS_SERVICE, [write_characteristic(NUS_RX, self._on_rx), self._tx]),
-            device_information("Viatom", self._model, self._firmware),
+            Service(NUS_SERVICE, [write_characteristic(NUS_RX, self._on_rx), self._notifier()]),
+            self._device_information(),
         ]
 
     def _advertising_data(self) -> bytes:
@@ -126,13 +107,6 @@ class EmulatedPc60fw(EmulatedPeripheral[VendorFrame]):
 
     async def _emit(self, tick: int, sample: Sample) -> bool:
         await self._power(sample)
-        char = self._tx
-        if char is None or not self.powered or not self._notify_subs[_KEY]:
+        if not self.powered or not self.listened_to:
             return False
-        out = await self._notify_paced(
-            char,
-            _KEY,
-            self.packets_for_tick(tick, sample),
-            lambda data: self.sent.append(VendorFrame(tick, sample, NUS_TX, data)),
-        )
-        return bool(out)
+        return bool(await self._stream(tick, sample, self.packets_for_tick(tick, sample)))

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
-from bumble.gatt import Characteristic, Service
+from bumble.gatt import Service
 from bumble.link import LocalLink
 
-from emulator.peripheral import EmulatedPeripheral
 from emulator.scenarios import Sample
+from emulator.vendors.device import VendorOptions, VendorPeripheral
 from emulator.vendors.encode_wellue import (
     O2RING_READ_SENSORS,
     O2RingRequest,
@@ -31,25 +31,22 @@ from emulator.vendors.encode_wellue import (
     o2ring_sensors_for,
     parse_o2ring_request,
 )
-from emulator.vendors.gatt import (
-    VendorFrame,
-    advertising_data,
-    device_information,
-    notify_characteristic,
-    write_characteristic,
-)
+from emulator.vendors.gatt import advertising_data, write_characteristic
 
 __all__ = ["O2RING_NOTIFY", "O2RING_SERVICE", "O2RING_WRITE", "EmulatedO2Ring"]
 
 O2RING_SERVICE = "14839ac4-7d7e-415c-9a42-167340cf2339"
 O2RING_NOTIFY = "0734594a-a8e7-4b1a-a6b1-cd5243059a57"
 O2RING_WRITE = "8b00ace7-eb0b-49b0-bbe9-9aee0a26e1a3"
-_KEY = "notify"
 _INFO, _PING = 0x14, 0x15
 
 
-class EmulatedO2Ring(EmulatedPeripheral[VendorFrame]):
+class EmulatedO2Ring(VendorPeripheral):
     kind = "wellue-o2ring"
+    manufacturer = "Viatom"
+    default_model = "O2Ring"
+    default_firmware = "2.5.0"
+    notify_uuid = O2RING_NOTIFY
 
     def __init__(
         self,
@@ -58,38 +55,22 @@ class EmulatedO2Ring(EmulatedPeripheral[VendorFrame]):
         name: str,
         scenario: Iterable[Sample],
         *,
-        interval: float = 1.0,
         battery_percent: int = 97,
-        model: str = "O2Ring",
-        firmware: str = "2.5.0",
-        advertising_interval_ms: float = 20.0,
-        history: int = 1000,
+        **options: Unpack[VendorOptions],
     ) -> None:
-        super().__init__(
-            link,
-            address,
-            name,
-            scenario,
-            interval=interval,
-            advertising_interval_ms=advertising_interval_ms,
-            history=history,
-        )
+        super().__init__(link, address, name, scenario, **options)
         self.battery_percent = battery_percent
         self.requests: list[O2RingRequest] = []
-        self.responses: deque[bytes] = deque(maxlen=history)  # whole answers, before splitting
+        self.responses: deque[bytes] = deque(maxlen=self.sent.maxlen)  # whole answers, before splitting
         self.requests_rejected = 0  # bad complement / CRC, or bytes before a head
         self.requests_ignored = 0  # valid but a command the emulator does not answer
         self.latest: tuple[int, Sample] | None = None  # (tick, sample) a poll would read now
-        self._model, self._firmware = model, firmware
-        self._notify: Characteristic[bytes] | None = None
         self._rx: dict[int, bytearray] = {}
 
     def _services(self) -> list[Service]:
-        self._notify = notify_characteristic(O2RING_NOTIFY)
-        self._watch(self._notify, _KEY)
         return [
-            Service(O2RING_SERVICE, [self._notify, write_characteristic(O2RING_WRITE, self._on_write)]),
-            device_information("Viatom", self._model, self._firmware),
+            Service(O2RING_SERVICE, [self._notifier(), write_characteristic(O2RING_WRITE, self._on_write)]),
+            self._device_information(),
         ]
 
     def _advertising_data(self) -> bytes:
@@ -100,7 +81,7 @@ class EmulatedO2Ring(EmulatedPeripheral[VendorFrame]):
 
     async def _emit(self, tick: int, sample: Sample) -> bool:
         self.latest = (tick, sample)
-        return bool(self._notify_subs[_KEY])  # polled: "heard" = someone is listening for answers
+        return self.listened_to  # polled: "heard" = someone is listening for answers
 
     # -- requests --------------------------------------------------------------------------------
     def _on_write(self, connection: Any, value: bytes) -> None:
@@ -141,13 +122,10 @@ class EmulatedO2Ring(EmulatedPeripheral[VendorFrame]):
         return None
 
     async def _send(self, connection: Any, answer: bytes) -> None:
-        radio, char = self.radio, self._notify
-        if radio is None or char is None or connection.handle not in self._notify_subs[_KEY]:
+        if not self._reaches(connection):
             return
         self.responses.append(answer)
         tick, sample = self.latest if self.latest else (-1, None)
         size = connection.att_mtu - 3
-        for start in range(0, len(answer), size):
-            chunk = answer[start : start + size]
-            self.sent.append(VendorFrame(tick, sample, O2RING_NOTIFY, chunk))
-            await radio.device.notify_subscriber(connection, char, chunk)
+        chunks = [answer[start : start + size] for start in range(0, len(answer), size)]
+        await self._notify_connection(connection, tick, sample, chunks)
