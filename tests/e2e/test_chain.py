@@ -5,14 +5,9 @@ paho) → real Mosquitto → the service as its own process (ingest, Redis, work
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +16,8 @@ import pytest
 
 from emulator import BleWorld, EmulatedOximeter, scenario
 from gateway.app import Gateway
-from gateway.settings import GatewaySettings
-from tests.services import MosquittoBroker, RedisServer, free_port, wait_for_port
+from tests.chain_support import Service, gateway_reading, until
+from tests.services import MosquittoBroker, RedisServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -32,62 +27,15 @@ TICK = 0.05  # emulated oximeter frame interval (s): 20 readings/s keeps the tes
 WARD = "e2e-ward"
 
 
-async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 @pytest.fixture
 def service(redis_url: str, own_mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[str]:
     """`python -m api` as a separate process, with ingest and the evaluation worker in it."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OXIWARD_")}
-    env.update(
-        OXIWARD_API_REDIS_URL=redis_url,
-        OXIWARD_API_MQTT_URL=own_mosquitto.url,
-        OXIWARD_API_API_TOKENS=TOKEN,
-        OXIWARD_API_PORT=str(port),
-        OXIWARD_API_MQTT_CLIENT_ID=f"e2e-ingest-{uuid.uuid4().hex[:8]}",
-    )
-    log = (tmp_path / "api.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "api"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    svc = Service(redis_url, own_mosquitto.url, tmp_path, TOKEN)
+    svc.start()
     try:
-        wait_for_port(port, timeout=60)
-        yield f"http://127.0.0.1:{port}"
+        yield svc.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-@asynccontextmanager
-async def gateway_reading(
-    world: BleWorld, broker: MosquittoBroker, tmp_path: Path, *addresses: str
-) -> AsyncIterator[Gateway]:
-    gid = f"gw-{uuid.uuid4().hex[:8]}"
-    settings = GatewaySettings(
-        gateway_id=gid,
-        devices=list(addresses),
-        mqtt_url=broker.url,
-        outbox_path=tmp_path / f"{gid}.sqlite3",
-        scan_timeout_s=1.0,
-        reconnect_min_s=0.1,
-        reconnect_max_s=1.0,
-    )
-    gateway = Gateway(settings, ble_backend=world.client_backend, scanner_backend=world.scanner_backend)
-    task = asyncio.create_task(gateway.run(handle_signals=False))
-    try:
-        yield gateway
-    finally:
-        gateway.stop()
-        await asyncio.wait_for(task, timeout=30)
+        svc.stop()
 
 
 async def enrol(http: httpx.AsyncClient, patient_id: str, address: str) -> None:

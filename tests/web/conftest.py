@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
 from tests.services import MosquittoBroker
-from tests.web.support import AUTH, Service, launch
+from tests.web.support import AUTH, TOKEN, Service, launch
 
 # Several suites share two loaded cores: give each on-page expectation time (it polls, so a fast
 # machine still passes at once).
@@ -20,7 +20,7 @@ expect.set_options(timeout=15_000)
 
 @pytest.fixture
 def service(redis_url: str, mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[Service]:
-    svc = Service(redis_url, mosquitto.url, tmp_path)
+    svc = Service(redis_url, mosquitto.url, tmp_path, TOKEN)
     svc.start()
     try:
         yield svc

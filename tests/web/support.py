@@ -3,15 +3,9 @@ REST API, Chromium through Playwright, the axe-core scan, screenshots, emulated 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,13 +16,14 @@ from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, ex
 
 from api.contract import validate_status
 from api.store import Checked, Outcome, ReadingStore
-from emulator import BleWorld
-from gateway.app import Gateway
 from gateway.payload import encode_status, status_topic
-from gateway.settings import GatewaySettings
 from tests.api import factories
 from tests.api.rest_support import RETENTION_MS, store_readings
-from tests.services import MosquittoBroker, free_port, wait_for_port
+
+# Re-exported: the browser tests take the running chain from here with the rest of their helpers.
+from tests.chain_support import Service as Service
+from tests.chain_support import gateway_reading as gateway_reading
+from tests.chain_support import until as until
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTEFACTS = ROOT / "test-artefacts" / "web"
@@ -51,56 +46,6 @@ CHROMIUM_ARGS = [
 DESKTOP = ViewportSize(width=1280, height=720)
 TABLET = ViewportSize(width=820, height=1180)  # a tablet held upright
 TICK = 0.05  # emulated oximeter frame interval (s), as in tests/e2e
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-@dataclass
-class Service:
-    """`python -m api` (REST, ingest, worker) on a fixed port; stoppable and restartable."""
-
-    redis_url: str
-    mqtt_url: str
-    workdir: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OXIWARD_")}
-        env.update(
-            OXIWARD_API_REDIS_URL=self.redis_url,
-            OXIWARD_API_MQTT_URL=self.mqtt_url,
-            OXIWARD_API_API_TOKENS=TOKEN,
-            OXIWARD_API_PORT=str(self.port),
-            OXIWARD_API_MQTT_CLIENT_ID=f"web-ingest-{uuid.uuid4().hex[:8]}",
-            OXIWARD_API_LOG_FORMAT="text",
-        )
-        log = (self.workdir / "api.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "api"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        wait_for_port(self.port, timeout=60)
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
 
 
 @dataclass(frozen=True)
@@ -229,26 +174,3 @@ async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     path = ARTEFACTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=full_page)
     return path
-
-
-@asynccontextmanager
-async def gateway_reading(
-    world: BleWorld, broker: MosquittoBroker, tmp_path: Path, *addresses: str
-) -> AsyncIterator[Gateway]:
-    gid = f"gw-{uuid.uuid4().hex[:8]}"
-    settings = GatewaySettings(
-        gateway_id=gid,
-        devices=list(addresses),
-        mqtt_url=broker.url,
-        outbox_path=tmp_path / f"{gid}.sqlite3",
-        scan_timeout_s=1.0,
-        reconnect_min_s=0.1,
-        reconnect_max_s=1.0,
-    )
-    gateway = Gateway(settings, ble_backend=world.client_backend, scanner_backend=world.scanner_backend)
-    task = asyncio.create_task(gateway.run(handle_signals=False))
-    try:
-        yield gateway
-    finally:
-        gateway.stop()
-        await asyncio.wait_for(task, timeout=30)
