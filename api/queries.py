@@ -25,8 +25,6 @@ while new readings arrive.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,7 +40,7 @@ from api.queue import QueueKey, order_queue
 from api.reading_codec import decode_fields, latest_vitals, to_api
 from api.registry import text
 from api.schemas import Band
-from api.stream_ids import usable_entry_id
+from api.stream_ids import cursor_entry, entry_cursor
 
 _WARD_QUEUE_LUA = files("api").joinpath("lua/ward_queue.lua").read_text(encoding="utf-8")
 
@@ -66,16 +64,12 @@ class CursorError(ValueError):
 
 
 def encode_cursor(entry_id: str) -> str:
-    return base64.urlsafe_b64encode((_CURSOR_PREFIX + entry_id).encode()).decode().rstrip("=")
+    return entry_cursor(_CURSOR_PREFIX, entry_id)
 
 
 def decode_cursor(cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
-        raise CursorError("the cursor is not one this API issued; start again without it") from err
-    entry_id = raw.removeprefix(_CURSOR_PREFIX)
-    if not raw.startswith(_CURSOR_PREFIX) or not usable_entry_id(entry_id):
+    entry_id = cursor_entry(_CURSOR_PREFIX, cursor)
+    if entry_id is None:
         raise CursorError("the cursor is not one this API issued; start again without it")
     return entry_id
 

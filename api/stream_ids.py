@@ -1,4 +1,5 @@
-"""Redis stream entry ids taken back from callers (inside cursors): which ones are safe to use.
+"""Redis stream entry ids taken back from callers inside cursors: the cursors that carry them, and
+which ids are safe to use.
 
 A cursor carries the id of the last entry a page returned; the next page starts (or, newest
 first, ends) just beyond it with an exclusive bound, ``(<id>``. Redis answers an error, not an
@@ -9,6 +10,8 @@ either, so such a cursor was not issued by this API: refused (400) rather than p
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
 _ENTRY_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
@@ -22,3 +25,21 @@ def usable_entry_id(value: str) -> bool:
         return False
     ms, seq = int(found.group(1)), int(found.group(2))
     return 0 < ms < _U64_MAX and seq <= _U64_MAX
+
+
+def entry_cursor(prefix: str, entry_id: str) -> str:
+    """The cursor for the page after entry `entry_id`; `prefix` names the list (``"r1:"``)."""
+    return base64.urlsafe_b64encode((prefix + entry_id).encode()).decode().rstrip("=")
+
+
+def cursor_entry(prefix: str, cursor: str) -> str | None:
+    """The entry id inside a cursor entry_cursor made with `prefix`; None for any other cursor
+    (not base64 ASCII, another list's, or an id that usable_entry_id refuses)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    entry_id = raw.removeprefix(prefix)
+    if not raw.startswith(prefix) or not usable_entry_id(entry_id):
+        return None
+    return entry_id

@@ -18,8 +18,6 @@ roster read of a ward while the patient was on it (docs/api.md, "Audit log").
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,7 +27,7 @@ from redis.asyncio import Redis
 
 from api import keys
 from api.registry import text
-from api.stream_ids import usable_entry_id
+from api.stream_ids import cursor_entry, entry_cursor
 
 SCOPE_KEY = "oxiward.audit"
 #: Patients noted per entry: a search touching more is recorded with its first ones and a count.
@@ -170,16 +168,12 @@ def queue_append(pipe: Any, fields: dict[str, str]) -> None:
 
 # -- querying -----------------------------------------------------------------------------
 def encode_cursor(entry_id: str) -> str:
-    return base64.urlsafe_b64encode((_CURSOR_PREFIX + entry_id).encode()).decode().rstrip("=")
+    return entry_cursor(_CURSOR_PREFIX, entry_id)
 
 
 def decode_cursor(cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
-        raise AuditCursorError("the cursor is not one this API issued; start again without it") from err
-    entry_id = raw.removeprefix(_CURSOR_PREFIX)
-    if not raw.startswith(_CURSOR_PREFIX) or not usable_entry_id(entry_id):
+    entry_id = cursor_entry(_CURSOR_PREFIX, cursor)
+    if entry_id is None:
         raise AuditCursorError("the cursor is not one this API issued; start again without it")
     return entry_id
 
