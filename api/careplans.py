@@ -23,23 +23,15 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from alerting.careplan import CarePlan
 from api import keys
 from api.alert_record import iso
 from api.registry import text
+from api.versioned_store import put_next_version
 
 DEFAULT_PLAN = CarePlan()
 HISTORY_PAGE_MAX = 500
-
-
-class VersionConflict(Exception):
-    """`if_version` does not match the current version (HTTP 409)."""
-
-    def __init__(self, current: int) -> None:
-        super().__init__(f"the care plan is at version {current}; re-read it before changing it")
-        self.current = current
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,30 +103,24 @@ async def set_plan(
     if_version: int | None = None,
 ) -> PlanRecord:
     """Store a (validated) plan as the next version and append it to the history, atomically."""
-    key, history = keys.care_plan(patient_id), keys.care_plan_history(patient_id)
-    while True:
-        async with r.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(key)
-                raw = await pipe.get(key)
-                current = 0 if raw is None else int(json.loads(raw)["version"])
-                if if_version is not None and if_version != current:
-                    raise VersionConflict(current)
-                record = PlanRecord(
-                    patient_id, current + 1, plan.to_dict(), set_by, reason, iso(now), principal
-                )
-                body = record.to_json()
-                del body["default"]
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(key, json.dumps(body, separators=(",", ":")))
-                pipe.xadd(history, _history_fields(record))
-                await pipe.execute()
-                return record
-            except WatchError:
-                continue  # changed between our read and our write: read again
+
+    def make(version: int) -> tuple[PlanRecord, str, dict[str, str]]:
+        record = PlanRecord(patient_id, version, plan.to_dict(), set_by, reason, iso(now), principal)
+        body = record.to_json()
+        del body["default"]
+        return record, json.dumps(body, separators=(",", ":")), _history_fields(record)
+
+    return await put_next_version(
+        r,
+        keys.care_plan(patient_id),
+        keys.care_plan_history(patient_id),
+        make,
+        if_version=if_version,
+        what="the care plan",
+    )
 
 
-def _history_fields(record: PlanRecord) -> dict[Any, Any]:
+def _history_fields(record: PlanRecord) -> dict[str, str]:
     return {
         "version": str(record.version),
         "plan": json.dumps(record.plan, separators=(",", ":")),

@@ -28,7 +28,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
 
 from alerting import codec
 from alerting.escalation import EscalationLadder
@@ -36,6 +35,7 @@ from alerting.model import Priority
 from alerting.schedule import OverdueLadder, TechnicalPolicy, parse_schedule
 from api import keys
 from api.alert_record import iso
+from api.versioned_store import put_next_version
 
 DEFAULT_SNOOZE_MAX_S = 30 * 60.0
 MAX_SNOOZE_MAX_S = 24 * 3600.0
@@ -204,27 +204,18 @@ async def set_config(
     now: datetime,
 ) -> dict[str, Any]:
     """Store the next version of the ward's configuration and append it to its history."""
-    key = keys.ward_alerting(ward_id)
-    while True:
-        async with r.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(key)
-                raw = await pipe.get(key)
-                version = 1 + (0 if raw is None else int(json.loads(raw)["version"]))
-                record = {
-                    "ward_id": ward_id,
-                    "version": version,
-                    "config": config.to_dict(),
-                    "set_by": set_by,
-                    "reason": reason,
-                    "set_at": iso(now),
-                    "principal": principal,
-                }
-                text = json.dumps(record, separators=(",", ":"))
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.set(key, text)
-                pipe.xadd(keys.ward_alerting_history(ward_id), {"version": str(version), "record": text})
-                await pipe.execute()
-                return {**record, "default": False}
-            except WatchError:
-                continue
+
+    def make(version: int) -> tuple[dict[str, Any], str, dict[str, str]]:
+        record = {
+            "ward_id": ward_id,
+            "version": version,
+            "config": config.to_dict(),
+            "set_by": set_by,
+            "reason": reason,
+            "set_at": iso(now),
+            "principal": principal,
+        }
+        text = json.dumps(record, separators=(",", ":"))
+        return {**record, "default": False}, text, {"version": str(version), "record": text}
+
+    return await put_next_version(r, keys.ward_alerting(ward_id), keys.ward_alerting_history(ward_id), make)

@@ -32,6 +32,7 @@ from api.notify.rota_targets import rota_refusal
 from api.routes.care_plans import problem
 from api.schemas import problem_responses
 from api.security.principal import Kind
+from api.versioned_store import VersionConflict
 
 router = APIRouter(tags=["notifications"])
 
@@ -167,7 +168,7 @@ async def put_rota(request: Request, ward_id: WritableWard, body: RotaPut, r: Re
             now=now,
             if_version=body.if_version,
         )
-    except rota_store.VersionConflict as err:
+    except VersionConflict as err:
         return problem(request, 409, "Conflict", str(err))
     return public_record(ward_id, json.dumps(stored))
 

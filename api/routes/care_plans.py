@@ -18,6 +18,7 @@ from api.alerting_schemas import CarePlanHistory, CarePlanPut, CarePlanRead
 from api.auth import authenticate
 from api.deps import ClinicalPatient, NowDep, ReadablePatient, RedisDep
 from api.schemas import Problem, problem_responses
+from api.versioned_store import VersionConflict
 
 router = APIRouter(tags=["care plans"])
 
@@ -72,7 +73,7 @@ async def put_care_plan(
             now=now,
             if_version=body.if_version,
         )
-    except careplans.VersionConflict as err:
+    except VersionConflict as err:
         return problem(request, 409, "Conflict", str(err))
     return CarePlanRead.model_validate(record.to_json())
 
