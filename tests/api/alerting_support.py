@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -132,6 +133,26 @@ async def until(done: Callable[[], Awaitable[bool]]) -> None:
 def nothing_pending(r: redis.Redis, pid: str) -> bool:
     stream = keys.eval_stream(keys.shard_of(pid))
     return r.xpending(stream, keys.EVAL_GROUP)["pending"] == 0 and r.xlen(stream) == 0
+
+
+@contextmanager
+def running_worker(redis_url: str, name: str) -> Iterator[EvaluationWorker]:
+    """The evaluation worker in its thread (no scheduler), stopped afterwards."""
+    running = EvaluationWorker(settings(redis_url, name), run_scheduler=False, block_ms=100)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+async def evaluated(r: redis.Redis, pid: str) -> None:
+    """Wait until the running worker has evaluated everything queued for the patient."""
+
+    async def settled() -> bool:
+        return nothing_pending(r, pid)
+
+    await until(settled)
 
 
 def at(minutes: float = 0, base: datetime | None = None) -> datetime:

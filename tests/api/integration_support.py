@@ -35,6 +35,19 @@ async def admit(
     return result
 
 
+async def admit_on_plan(
+    client: httpx.AsyncClient, ward: str, device: str, plan: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Admit a patient wearing `device` (ref "Bed <last two>") and set `plan` as their care plan
+    (None: the default plan); returns the enrolment."""
+    enrolment = await admit(client, ward, f"Bed {device[-2:]}", devices=[device])
+    if plan is not None:
+        body = {"plan": plan, "by": "dr-ak", "reason": "NEWS2 monitoring"}
+        put = await client.put(f"/v1/patients/{enrolment['patient_id']}/care-plan", json=body, headers=AUTH)
+        assert put.status_code == 200, put.text
+    return enrolment
+
+
 async def api_key(client: httpx.AsyncClient, role: str, wards: list[str]) -> dict[str, str]:
     """Headers of a new API key with the role, limited to the wards."""
     body = {"name": f"{role} key", "role": role, "wards": wards}

@@ -12,11 +12,9 @@ import httpx
 import redis
 
 from api import keys
-from api.worker import EvaluationWorker
 from tests.api import factories
-from tests.api.alerting_support import nothing_pending, until
-from tests.api.alerting_support import settings as worker_settings
-from tests.api.integration_support import admit
+from tests.api.alerting_support import evaluated, nothing_pending, running_worker, until
+from tests.api.integration_support import admit_on_plan
 from tests.api.rest_support import AUTH, api_client, evaluate, store_readings
 from tests.api.security_support import PASSWORD, api_key, bearer, password_token, user
 
@@ -32,12 +30,7 @@ def _obs(parameter: str, value: float | str, minutes_ago: float = 2, by: str = "
 async def _patient(
     client: httpx.AsyncClient, device: str, plan: dict[str, Any] | None = NEWS2
 ) -> dict[str, Any]:
-    enrolment = await admit(client, WARD, f"Bed {device[-2:]}", devices=[device])
-    if plan is not None:
-        body = {"plan": plan, "by": "dr-ak", "reason": "NEWS2 monitoring"}
-        put = await client.put(f"/v1/patients/{enrolment['patient_id']}/care-plan", json=body, headers=AUTH)
-        assert put.status_code == 200, put.text
-    return enrolment
+    return await admit_on_plan(client, WARD, device, plan)
 
 
 async def _record(client: httpx.AsyncClient, pid: str, *bodies: dict[str, Any]) -> list[str]:
@@ -59,9 +52,7 @@ async def _alerts(client: httpx.AsyncClient, pid: str) -> list[dict[str, Any]]:
 async def test_a_deteriorating_set_raises_news2_at_once_without_a_new_reading(redis_url: str) -> None:
     device = "C0:FF:EE:00:0B:01"
     r = redis.Redis.from_url(redis_url)
-    worker = EvaluationWorker(worker_settings(redis_url, "obs-worker"), run_scheduler=False, block_ms=100)
-    worker.start()
-    try:
+    with running_worker(redis_url, "obs-worker"):
         async with api_client(redis_url) as client:
             pid = (await _patient(client, device))["patient_id"]
             # This morning's spot check, normal, hours before the nurse's visit.
@@ -69,11 +60,7 @@ async def test_a_deteriorating_set_raises_news2_at_once_without_a_new_reading(re
                 spo2=97, pulse=80, device=device, measured_at=datetime.now(UTC) - timedelta(hours=3)
             )
             store_readings(redis_url, [reading])
-
-            async def settled() -> bool:
-                return nothing_pending(r, pid)
-
-            await until(settled)
+            await evaluated(r, pid)
             assert await _alerts(client, pid) == []
             ids = await _record(
                 client, pid, _obs("respiration_rate", 26), _obs("consciousness", "V"), _obs("systolic_bp", 88)
@@ -85,8 +72,6 @@ async def test_a_deteriorating_set_raises_news2_at_once_without_a_new_reading(re
                 return bool(found) and found[0]["priority"] == "high"
 
             await until(high)
-    finally:
-        worker.stop()
     [alert] = found
     # RR 26, V and SBP 88 score 3 each (§2.3), SpO2 97 and pulse 80 none (§2.1, §2.2): 9, emergency (§2.4).
     assert (

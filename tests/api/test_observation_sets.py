@@ -13,11 +13,9 @@ import redis
 
 from api import keys
 from api.resources import keys as rkeys
-from api.worker import EvaluationWorker
 from tests.api import factories
-from tests.api.alerting_support import nothing_pending, notifications, until
-from tests.api.alerting_support import settings as worker_settings
-from tests.api.integration_support import admit
+from tests.api.alerting_support import evaluated, notifications, running_worker
+from tests.api.integration_support import admit_on_plan
 from tests.api.rest_support import AUTH, api_client, store_readings
 from tests.api.security_support import PASSWORD, api_key, bearer, password_token, user
 
@@ -30,38 +28,27 @@ def _set(*items: tuple[str, float | str], by: str = "rn-12", **extra: Any) -> di
 
 
 async def _patient(client: httpx.AsyncClient, device: str, ward: str = WARD) -> str:
-    pid: str = (await admit(client, ward, f"Bed {device[-2:]}", devices=[device]))["patient_id"]
-    body = {"plan": {"rule_pack": "news2-scale1"}, "by": "dr-ak", "reason": "NEWS2 monitoring"}
-    put = await client.put(f"/v1/patients/{pid}/care-plan", json=body, headers=AUTH)
-    assert put.status_code == 200, put.text
+    pid: str = (await admit_on_plan(client, ward, device, {"rule_pack": "news2-scale1"}))["patient_id"]
     return pid
 
 
 async def test_a_deteriorating_set_is_scored_once_at_its_full_level(redis_url: str) -> None:
     device = "C0:FF:EE:00:0C:01"
     r = redis.Redis.from_url(redis_url)
-    worker = EvaluationWorker(worker_settings(redis_url, "set-worker"), run_scheduler=False, block_ms=100)
-    worker.start()
-    try:
+    with running_worker(redis_url, "set-worker") as worker:
         async with api_client(redis_url) as client:
             pid = await _patient(client, device)
             reading = factories.payload(
                 spo2=97, pulse=80, device=device, measured_at=datetime.now(UTC) - timedelta(hours=3)
             )
             store_readings(redis_url, [reading])
-
-            async def settled() -> bool:
-                return nothing_pending(r, pid)
-
-            await until(settled)
+            await evaluated(r, pid)
             before = worker.stats.evaluated
             body = _set(("respiration_rate", 26), ("consciousness", "V"), ("systolic_bp", 88))
             posted = await client.post(f"/v1/patients/{pid}/observation-sets", json=body, headers=AUTH)
             assert posted.status_code == 201, posted.text
-            await until(settled)
+            await evaluated(r, pid)
             alerts = (await client.get(f"/v1/patients/{pid}/alerts", headers=AUTH)).json()["items"]
-    finally:
-        worker.stop()
     stored = posted.json()["observations"]
     assert [(o["parameter"], o["value"], o["by"]) for o in stored] == [
         ("respiration_rate", 26.0, "rn-12"),
