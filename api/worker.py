@@ -154,6 +154,7 @@ class EvaluationWorker:
                     self._redis_down = False
                 backoff = 0.1
             except redis.RedisError as exc:
+                groups_ready = False  # a Redis restarted without persistence lost the groups: NOGROUP
                 if not self._redis_down:
                     log.warning("redis unavailable (%s); evaluation waits and retries", type(exc).__name__)
                     self._redis_down = True

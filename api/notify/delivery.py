@@ -93,6 +93,8 @@ class NotificationDelivery:
             self._mqtt.close()
 
     def _failed(self, exc: Exception) -> None:
+        if isinstance(exc, redis.RedisError):
+            self._grouped = False  # a Redis restarted without persistence lost the groups: NOGROUP
         log.warning("notification delivery pass failed (%s); retrying", type(exc).__name__)
         log.debug("notification delivery failure", exc_info=exc)
 
