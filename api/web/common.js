@@ -58,6 +58,32 @@ export async function loadSession() {
   return session;
 }
 
+// The wards this user may open, by id. The session lists a user's granted wards in full;
+// administrators (wards: null) may open every ward, which GET /v1/wards lists page by page (follow
+// next_cursor, docs/api.md "Lists and cursors"). Bounded, so a service with thousands of wards
+// cannot keep a page fetching: `complete` false says the rest were not asked for.
+const WARD_PAGE_SIZE = 100;
+const WARD_PAGES_MAX = 20;
+export async function wardIds(session) {
+  if (session.wards !== null) return { ids: session.wards, complete: true };
+  const ids = [];
+  let cursor = null;
+  for (let pages = 0; pages < WARD_PAGES_MAX; pages++) {
+    const query = new URLSearchParams({ limit: String(WARD_PAGE_SIZE) });
+    if (cursor !== null) query.set("cursor", cursor);
+    const page = await api("/v1/wards?" + query);
+    ids.push(...page.items.map((w) => w.ward_id));
+    cursor = page.next_cursor;
+    if (cursor === null) return { ids, complete: true };
+  }
+  return { ids, complete: false };
+}
+
+// Said wherever the list stops short: the other wards still open by their address.
+export function wardsLeftOut(shown) {
+  return "Only the first " + shown + " wards are listed; open another at /ward/<ward id>.";
+}
+
 export function me() {
   return session ? session.username : null;
 }

@@ -2,7 +2,9 @@
 // The service orders the rows (api/board_rows.py); this script re-applies the same order when a
 // single row changes, so the queue never needs a reload.
 "use strict";
-import { $, announce, api, ApiError, el, fmtTime, loadSession, me, pathIds, syncClock, wireHeader } from "/ward-assets/common.js";
+import {
+  $, announce, api, ApiError, el, fmtTime, loadSession, me, pathIds, syncClock, wardIds, wardsLeftOut, wireHeader,
+} from "/ward-assets/common.js";
 import { lastMessage, setSnoozeLimit } from "/ward-assets/actions.js";
 import { onAlertEvent, wireAlarm } from "/ward-assets/alarm.js";
 import { connectLive } from "/ward-assets/live.js";
@@ -123,9 +125,12 @@ function applyRows(data) {
 }
 
 async function wardChoices(session) {
-  const wards = session.wards === null ? (await api("/v1/wards")).wards : session.wards;
+  const { ids, complete } = await wardIds(session);
+  // This ward is always a choice (opened by its address, it may lie past a list that stopped short).
+  const wards = ids.includes(wardId) ? ids : [...ids, wardId];
   const select = $("ward");
   select.replaceChildren(...wards.map((w) => el("option", { value: w, selected: w === wardId }, "Ward " + w)));
+  if (!complete) select.append(el("option", { disabled: true }, wardsLeftOut(ids.length)));
   // The priority and "mine" filters (the query) come along to the other ward.
   select.addEventListener("change", () => location.assign("/ward/" + encodeURIComponent(select.value) + location.search));
 }

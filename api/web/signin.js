@@ -3,7 +3,7 @@
 // script never sees.
 "use strict";
 import { ACCEPT_FRAGMENT } from "/ward-assets/accept-link.js";
-import { $, api, ApiError, el, loadSession, wireHeader } from "/ward-assets/common.js";
+import { $, api, ApiError, el, loadSession, wardIds, wardsLeftOut, wireHeader } from "/ward-assets/common.js";
 
 // Where to go after signing in: a ward page of this site only (never another origin: an open
 // redirect), with the message link's accept fragment when it came with one (accept-link.js).
@@ -23,11 +23,11 @@ async function showWards() {
   wireHeader();
   $("title").textContent = "Choose a ward";
   $("sign-in").hidden = true;
-  // Administrators (wards: null) see every ward; everyone else their granted ones.
-  const wards = session.wards === null ? (await api("/v1/wards")).wards : session.wards;
+  const { ids: wards, complete } = await wardIds(session);
   const list = $("ward-list");
   list.replaceChildren(...wards.map((w) => el("li", {}, el("a", { href: "/ward/" + encodeURIComponent(w) }, "Ward " + w))));
   if (wards.length === 0) list.append(el("li", {}, "No ward has been granted to you yet: ask a ward administrator."));
+  if (!complete) list.append(el("li", {}, wardsLeftOut(wards.length)));
   $("wards").hidden = false;
   const first = list.querySelector("a");
   if (first) first.focus();
