@@ -34,6 +34,7 @@ from alerting.lifecycle import (
     reopen,
     require_name,
     require_open,
+    require_seen_priority,
 )
 from alerting.model import AlertState, Priority
 
@@ -165,6 +166,7 @@ def escalate_by_hand(
     now: datetime,
     *,
     from_tier: int | None = None,
+    seen_priority: Priority | None = None,
 ) -> Transition:
     """A clinician sends the alert to the next tier of the ward's ladder now, without waiting.
 
@@ -173,7 +175,9 @@ def escalate_by_hand(
       must name its tiers first; REST 422).
     - Refused as `Superseded` (REST 409, nothing changed) when `from_tier` -- the tier the clinician
       saw -- is given and the alert is no longer there: someone else (or the ladder) escalated it
-      meanwhile, so two clinicians pressing at once never skip a tier unseen.
+      meanwhile, so two clinicians pressing at once never skip a tier unseen; and when
+      `seen_priority` is given and an upgrade has changed the priority since
+      (`require_seen_priority`): the next tier would be told of a priority the clinician never saw.
     - Moves the alert to the next tier; at the last tier (or beyond it, after the ladder was
       shortened) the last tier is told again (`repeat`), whatever `repeat_last` says: a person asked.
     - Any priority may be escalated by hand: `min_priority` only keeps the clock from paging up the
@@ -186,6 +190,7 @@ def escalate_by_hand(
       pages even for late data: a person asked for the next tier now (`by_hand`).
     """
     require_open(alert, "escalate")
+    require_seen_priority(alert, seen_priority, "escalate")
     require_name(by, "escalating")
     if not reason.strip():
         raise LifecycleError("escalating by hand needs a reason (why the next tier must look now)")

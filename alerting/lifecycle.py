@@ -13,7 +13,9 @@ Rules propose, the lifecycle decides (style.md practice 16). The rules of the li
    resolves itself with outcome "all-clear" and one all-clear notification (§5.1, practice 16).
 4. **Snooze** has a time limit and covers only the priority it was given at: an upgrade ends it and
    notifies (practice 16: a lower-level snooze never silences a higher level). A running snooze is
-   never replaced unseen, and snoozes in a row are capped in total (`snooze`).
+   never replaced unseen, and snoozes in a row are capped in total (`snooze`). Nor does a snooze,
+   hand escalation or acknowledgement meant for the priority someone saw apply to the higher one an
+   upgrade set a moment before (`require_seen_priority`).
 5. **A resolved alert never notifies again**: every operation on it is refused or ignored.
 6. **Late data** (§6.2.5) raises or upgrades the alert on its measured time but is marked late (no
    page); older evidence never clears a condition that newer evidence set.
@@ -195,6 +197,21 @@ def require_name(by: str, action: str) -> None:
         raise LifecycleError(f"{action} needs the name of the person doing it")
 
 
+def require_seen_priority(alert: Alert, seen: Priority | None, action: str) -> None:
+    """Refuse as `Superseded` (REST 409, nothing changed) to `action` an alert whose priority is not
+    `seen`, the one the person acting was shown (None: not said, nothing to check). An upgrade (e.g.
+    amber to red) landing a moment before their snooze or escalation must be seen first: the action
+    was judged for the lower priority (issue 6.3: a clear result, never a silent change of meaning)."""
+    if seen is None or alert.priority is seen:
+        return
+    now_is = alert.priority.value
+    said = f"cannot {action}: alert {alert.alert_id} is {now_is} priority now, not {seen.value} as seen"
+    upgrade = next((e for e in reversed(alert.events) if e.kind is EventKind.UPGRADED), None)
+    if upgrade is not None:
+        said += f" (upgraded at {upgrade.at.isoformat()})"
+    raise Superseded(f"{said}; look at it again before acting")
+
+
 def acknowledge(alert: Alert, by: str, now: datetime) -> Alert:
     """A named person has seen the alert and takes it on; escalation stops."""
     require_open(alert, "acknowledge")
@@ -235,8 +252,12 @@ def snooze(
     max_snooze: timedelta,
     max_total: timedelta | None = None,
     seen_until: datetime | None = None,
+    seen_priority: Priority | None = None,
 ) -> Alert:
     """Hold reminders and escalation for `duration` (at most `max_snooze`), at this priority only.
+
+    - Refused as `Superseded` when `seen_priority` is given and is not the alert's priority
+      (`require_seen_priority`): the snooze would hold a priority its giver never saw.
 
     - A running snooze is never replaced unseen (issue 6.3: two clinicians acting at once see a clear
       result, never a silent overwrite): snoozing an alert that is snoozed now is refused as
@@ -251,6 +272,7 @@ def snooze(
       ended starts a new run: the ladder's clock ran in between.
     """
     require_open(alert, "snooze")
+    require_seen_priority(alert, seen_priority, "snooze")
     require_name(by, "snoozing")
     if not timedelta(0) < duration <= max_snooze:
         raise LifecycleError(f"a snooze must last more than 0 and at most {max_snooze}, got {duration}")

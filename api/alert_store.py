@@ -32,7 +32,7 @@ from alerting import lifecycle
 from alerting.alerts import Alert
 from alerting.escalation import EscalationLadder, escalate_by_hand
 from alerting.lifecycle import LifecycleError, Superseded, Transition
-from alerting.model import AlertState
+from alerting.model import AlertState, Priority
 from api import keys
 from api.alert_engine import Change, PatientAlerts, Step
 from api.alert_record import Cause, encode, iso, new_alert, to_alert, upgraded
@@ -229,14 +229,22 @@ async def _transition(
 
 
 async def acknowledge(
-    r: redis.asyncio.Redis, patient_id: str, alert_id: str, by: str, now: datetime
+    r: redis.asyncio.Redis,
+    patient_id: str,
+    alert_id: str,
+    by: str,
+    now: datetime,
+    *,
+    seen_priority: Priority | None = None,
 ) -> dict[str, Any]:
     """Mark an open alert acknowledged by `by`; idempotent on an acknowledged one (the first stands).
 
-    Raises NotFound, or Conflict when the alert is already resolved. Returns the alert.
+    Raises NotFound, or Conflict when the alert is already resolved or, `seen_priority` given, is
+    at another priority now (upgraded since the caller saw it). Returns the alert.
     """
 
     def act(alert: Alert) -> Alert | None:
+        lifecycle.require_seen_priority(alert, seen_priority, "acknowledge")
         if alert.state is AlertState.ACKNOWLEDGED:
             return None
         return lifecycle.acknowledge(alert, by, now)
@@ -273,17 +281,26 @@ async def snooze(
     *,
     max_total: timedelta | None = None,
     seen_until: datetime | None = None,
+    seen_priority: Priority | None = None,
 ) -> dict[str, Any]:
     """Hold reminders and escalation for `duration` (at most `max_snooze`), at this priority only
     (alerting.lifecycle.snooze: a running snooze is replaced only when `seen_until` names it, and
     snoozes in a row hold the alert at most `max_total`).
 
-    Raises NotFound; Conflict when resolved, or snoozed meanwhile by someone (the message says who
-    until when); Refused when the duration or the run of snoozes goes beyond the ward's maximum."""
+    Raises NotFound; Conflict when resolved, snoozed meanwhile by someone (the message says who
+    until when) or upgraded since `seen_priority`; Refused when the duration or the run of snoozes
+    goes beyond the ward's maximum."""
 
     def act(alert: Alert) -> Alert:
         return lifecycle.snooze(
-            alert, by, now, duration, max_snooze=max_snooze, max_total=max_total, seen_until=seen_until
+            alert,
+            by,
+            now,
+            duration,
+            max_snooze=max_snooze,
+            max_total=max_total,
+            seen_until=seen_until,
+            seen_priority=seen_priority,
         )
 
     return await _transition(r, patient_id, alert_id, now, act)
@@ -299,14 +316,18 @@ async def escalate(
     now: datetime,
     *,
     from_tier: int | None = None,
+    seen_priority: Priority | None = None,
 ) -> dict[str, Any]:
     """Escalate by hand to the next tier of the ward's `ladder` (alerting.escalation.escalate_by_hand);
     the tier's notification is saved with the change, so the rota hears as from the ladder's clock.
 
-    Raises NotFound; Conflict when resolved, or when `from_tier` is given and the alert is no longer
-    there (escalated meanwhile); Refused when the ward has no ladder or `by` / `reason` is blank."""
+    Raises NotFound; Conflict when resolved, when `from_tier` is given and the alert is no longer
+    there (escalated meanwhile), or when it was upgraded since `seen_priority`; Refused when the
+    ward has no ladder or `by` / `reason` is blank."""
 
     def act(alert: Alert) -> Transition:
-        return escalate_by_hand(alert, ladder, by, reason, now, from_tier=from_tier)
+        return escalate_by_hand(
+            alert, ladder, by, reason, now, from_tier=from_tier, seen_priority=seen_priority
+        )
 
     return await _transition(r, patient_id, alert_id, now, act)

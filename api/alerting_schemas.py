@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from api.schemas import EntityId, ShortText, UtcTime
+from api.schemas import EntityId, SeenPriority, ShortText, UtcTime
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
@@ -89,9 +89,14 @@ _RECORD_EXAMPLE: dict[str, Any] = {
 
 
 class CarePlanHistory(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_RECORD_EXAMPLE]}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_RECORD_EXAMPLE], "next_cursor": None}]}
+    )
 
-    items: list[CarePlanRead] = Field(description="every version set, newest first")
+    items: list[CarePlanRead] = Field(description="the versions on this page, newest first")
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; null: no more"
+    )
 
 
 class WardAlertingPut(BaseModel):
@@ -188,7 +193,12 @@ class SnoozeRequest(BaseModel):
         json_schema_extra={
             "examples": [
                 {"by": "nurse-jb", "minutes": 15},
-                {"by": "nurse-jb", "minutes": 15, "seen_snoozed_until": "2026-11-30T09:10:00.000Z"},
+                {
+                    "by": "nurse-jb",
+                    "minutes": 15,
+                    "seen_snoozed_until": "2026-11-30T09:10:00.000Z",
+                    "seen_priority": "medium",
+                },
             ]
         },
     )
@@ -201,13 +211,21 @@ class SnoozeRequest(BaseModel):
         "without it (or when it differs), snoozing an alert that is snoozed already is a 409 naming "
         "who snoozed it until when, and nothing changes",
     )
+    seen_priority: SeenPriority = None
 
 
 class EscalateRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"by": "nurse-jb", "reason": "breathless on the phone", "from_tier": 0}]
+            "examples": [
+                {
+                    "by": "nurse-jb",
+                    "reason": "breathless on the phone",
+                    "from_tier": 0,
+                    "seen_priority": "high",
+                }
+            ]
         },
     )
 
@@ -218,6 +236,7 @@ class EscalateRequest(BaseModel):
         ge=0,
         description="the tier the caller saw; if the alert has moved on meanwhile, 409 and nothing changes",
     )
+    seen_priority: SeenPriority = None
 
 
 class EvaluateRequest(BaseModel):

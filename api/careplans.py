@@ -27,8 +27,7 @@ from redis.asyncio import Redis
 from alerting.careplan import CarePlan
 from api import keys
 from api.alert_record import iso
-from api.registry import text
-from api.versioned_store import put_next_version
+from api.versioned_store import history_page, put_next_version
 
 DEFAULT_PLAN = CarePlan()
 HISTORY_PAGE_MAX = 500
@@ -131,21 +130,22 @@ def _history_fields(record: PlanRecord) -> dict[str, str]:
     }
 
 
-async def history(r: Redis, patient_id: str, limit: int = HISTORY_PAGE_MAX) -> list[PlanRecord]:
-    """Every version set, newest first (at most `limit`)."""
-    rows: list[Any] = await r.xrevrange(keys.care_plan_history(patient_id), count=limit) or []
-    out: list[PlanRecord] = []
-    for _, raw_fields in rows:
-        f = {text(k): text(v) for k, v in raw_fields.items()}
-        out.append(
-            PlanRecord(
-                patient_id,
-                int(f["version"]),
-                json.loads(f["plan"]),
-                f["set_by"] or None,
-                f["reason"] or None,
-                f["set_at"] or None,
-                f["principal"] or None,
-            )
+async def history(
+    r: Redis, patient_id: str, limit: int = HISTORY_PAGE_MAX, cursor: str | None = None
+) -> tuple[list[PlanRecord], str | None]:
+    """Every version set, newest first, a page of at most `limit` after `cursor`; and the next
+    page's cursor (None: no more). The cursor is this patient's only (CursorError on another's)."""
+    rows, next_cursor = await history_page(r, keys.care_plan_history(patient_id), limit, cursor)
+    records = [
+        PlanRecord(
+            patient_id,
+            int(f["version"]),
+            json.loads(f["plan"]),
+            f["set_by"] or None,
+            f["reason"] or None,
+            f["set_at"] or None,
+            f["principal"] or None,
         )
-    return out
+        for f in rows
+    ]
+    return records, next_cursor

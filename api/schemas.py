@@ -229,6 +229,18 @@ _ALERT_EXAMPLE: dict[str, Any] = {
 }
 
 
+PriorityName = Literal["high", "medium", "low", "advisory"]
+#: The guard on acting on an alert: the priority the caller was shown.
+SeenPriority = Annotated[
+    PriorityName | None,
+    Field(
+        description="the alert's priority as the caller saw it; if an upgrade has changed it since "
+        "(e.g. medium to high), 409 with the current record (the detail names the new priority) and "
+        "nothing changes: look again before acting"
+    ),
+]
+
+
 class AlertEventRead(BaseModel):
     at: UtcTime
     kind: str = Field(
@@ -249,7 +261,7 @@ class AlertRead(BaseModel):
     alert_id: str
     patient_id: str
     rule: str = Field(description="e.g. `o2home-band` (SpO2 RAG band) or `evaluation-failed` (technical)")
-    priority: Literal["high", "medium", "low", "advisory"]
+    priority: PriorityName
     band: Literal["green", "amber", "red"] | None
     state: Literal["open", "acknowledged", "resolved"]
     raised_at: UtcTime
@@ -288,15 +300,24 @@ class AlertRead(BaseModel):
 
 
 class AlertList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_ALERT_EXAMPLE]}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_ALERT_EXAMPLE], "next_cursor": None}]}
+    )
 
-    items: list[AlertRead] = Field(description="every alert of the patient, newest raised first")
+    items: list[AlertRead] = Field(description="the patient's alerts on this page, newest raised first")
+    next_cursor: str | None = Field(
+        default=None, description="pass as `cursor` for the next page; null: no more"
+    )
 
 
 class AcknowledgeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"by": "nurse-jb"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"by": "nurse-jb"}, {"by": "nurse-jb", "seen_priority": "high"}]},
+    )
 
     by: ShortText = Field(description="who acknowledges (a staff identifier)")
+    seen_priority: SeenPriority = None
 
 
 class ResolveRequest(BaseModel):

@@ -6,16 +6,27 @@ first, ends) just beyond it with an exclusive bound, ``(<id>``. Redis answers an
 empty range, for an id outside its 64-bit space and for an exclusive bound that has nothing
 beyond it (``(0-0`` as an end, ``(<max>-<max>`` as a start). Ids Redis made with XADD are never
 either, so such a cursor was not issued by this API: refused (400) rather than passed on.
+
+A list that belongs to one owner (a patient's alerts, a care plan's history) ties its cursors to
+it with `owned`: another owner's cursor is then refused (400) rather than read as a position.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 
 _ENTRY_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 _U64_MAX = 2**64 - 1
+
+
+def owned(kind: str, owner: str) -> str:
+    """The name of one owner's list of `kind`, for a cursor prefix or kind: a cursor made with it
+    matches no other owner's list. A short digest stands for the owner (e.g. the list's Redis key):
+    cursors travel in URLs (proxy logs, browser history), where patient identifiers must not."""
+    return f"{kind}/{hashlib.blake2b(owner.encode(), digest_size=8).hexdigest()}"
 
 
 def usable_entry_id(value: str) -> bool:

@@ -6,6 +6,9 @@ A put stores the next version (1 after none) and appends it to the history in on
 reading the current version under WATCH: concurrent puts are safe (the loser reads again and
 becomes the version after). `if_version` refuses (HTTP 409) to overwrite a version the caller has
 not seen. Both keys must be in one hash slot (the callers' keys carry a shard tag).
+
+The history is read newest first a page at a time (`history_page`); its cursors name the entry
+after which the next page starts and are tied to that one history (400 on any other list).
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
+
+from api.queries import CursorError
+from api.registry import text
+from api.stream_ids import cursor_entry, entry_cursor, owned
 
 T = TypeVar("T")
 
@@ -59,3 +66,20 @@ async def put_next_version(
                 return result
             except WatchError:
                 continue  # changed between our read and our write: read again
+
+
+async def history_page(
+    r: Redis, history: str, limit: int, cursor: str | None = None
+) -> tuple[list[dict[str, str]], str | None]:
+    """Up to `limit` entries of `history` (their fields) older than `cursor`'s, newest first, and
+    the cursor for the next page (None: no more). CursorError for a cursor not made for `history`."""
+    prefix = owned("h1", history) + ":"
+    high = "+"
+    if cursor is not None:
+        entry_id = cursor_entry(prefix, cursor)
+        if entry_id is None:
+            raise CursorError("the cursor is not one issued for this history; start again without it")
+        high = "(" + entry_id
+    rows: list[Any] = await r.xrevrange(history, max=high, min="-", count=limit + 1) or []
+    page = [{text(k): text(v) for k, v in fields.items()} for _, fields in rows[:limit]]
+    return page, (entry_cursor(prefix, text(rows[limit - 1][0])) if len(rows) > limit else None)

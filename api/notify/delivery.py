@@ -51,6 +51,10 @@ from api.webhooks.targets import TargetPolicy
 
 log = logging.getLogger(__name__)
 ACCEPT_PATH = "/v1/alerts/deliveries/{delivery_id}/accept"
+#: `oxiward_delivery_failures_total{channel}` labels that differ from the rota's channel kind: the
+#: integrators' webhooks (api/webhooks/delivery.py) count as `integrator-webhook`, so the two
+#: kinds of receiver (on-call people's vs. integrated systems') can be told apart and alerted on.
+_METRIC_CHANNEL = {ChannelKind.WEBHOOK.value: "rota-webhook"}
 
 
 class NotificationDelivery:
@@ -206,7 +210,7 @@ class NotificationDelivery:
             status.move_sync(self._r, did, outcome, status.ATTEMPTABLE, stamp=stamp, fields=fields)
             self._r.hincrby(keys.METRICS, f"notify:{outcome}", 1)
             return
-        self._r.hincrby(keys.METRICS, f"delivery_failed:{channel}", 1)
+        self._r.hincrby(keys.METRICS, f"delivery_failed:{_METRIC_CHANNEL.get(channel, channel)}", 1)
         if attempt < self._max_attempts:
             # Retries are due by the wall clock (the retry queue is polled with it).
             due = self._backoff.due_ms(attempt, time.time())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import StringConstraints
@@ -11,12 +11,11 @@ from api.auth import note_access, principal_can_see_ward
 from api.deps import Reader, RedisDep
 from api.resources import alerts_query, wards
 from api.resources.access import require_ward
+from api.resources.alerts_query import AlertFilter, PriorityQuery, StateQuery
 from api.resources.schemas_kit import AlertPage
 from api.schemas import ID_PATTERN, problem_responses
 
 router = APIRouter(tags=["alerts"])
-State = Literal["open", "acknowledged", "resolved"]
-Priority = Literal["high", "medium", "low", "advisory"]
 WardIdItem = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
@@ -28,8 +27,8 @@ async def list_alerts(
     ward_id: Annotated[
         list[WardIdItem] | None, Query(max_length=50, description="repeat for several wards")
     ] = None,
-    state: Annotated[list[State] | None, Query(max_length=3, description="repeat for several")] = None,
-    priority: Annotated[list[Priority] | None, Query(max_length=4, description="repeat for several")] = None,
+    state: StateQuery = None,
+    priority: PriorityQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> AlertPage:
@@ -41,11 +40,7 @@ async def list_alerts(
         chosen = ward_id
     else:
         chosen = [w for w in await wards.all_ids(r) if principal_can_see_ward(principal, w)]
-    flt = alerts_query.AlertFilter(
-        states=None if not state else frozenset(state),
-        priorities=None if not priority else frozenset(priority),
-    )
-    items, next_cursor = await alerts_query.page(r, chosen, flt, limit, cursor)
+    items, next_cursor = await alerts_query.page(r, chosen, AlertFilter.of(state, priority), limit, cursor)
     for a in items:
         note_access(request, patient_id=a.patient_id, ward_id=a.ward_id)
     return AlertPage(items=items, next_cursor=next_cursor)

@@ -25,6 +25,7 @@ from api.alerting_schemas import (
 )
 from api.auth import authenticate, principal_can_see_ward, require_patient_access
 from api.deps import AlertablePatient, AlertId, NowDep, ReadableWard, Reader, RedisDep, WritableWard
+from api.routes.alerts import seen
 from api.routes.care_plans import problem, refused_plan
 from api.schemas import AlertRead, QueryTime, problem_responses
 from api.security.principal import ward_denied
@@ -53,8 +54,9 @@ async def snooze_alert(
     An upgrade ends the snooze and notifies at once. At most the ward's `snooze_max_s` (422 beyond it);
     409 once resolved. A running snooze is changed only when `seen_snoozed_until` names it: otherwise
     409 with the current record (who snoozed it until when), so two clinicians snoozing at once never
-    overwrite each other silently. Snoozes in a row hold the alert at most the ward's
-    `snooze_chain_max_s` from the first (422 beyond it).
+    overwrite each other silently. 409 too when `seen_priority` is given and the alert has been
+    upgraded since (the detail names the new priority). Snoozes in a row hold the alert at most the
+    ward's `snooze_chain_max_s` from the first (422 beyond it).
     """
     config = ward_config.config_from_raw(await r.get(keys.ward_alerting(patient.ward_id)))
     duration = timedelta(minutes=body.minutes)
@@ -70,6 +72,7 @@ async def snooze_alert(
             now,
             max_total=config.snooze_chain_max,
             seen_until=body.seen_snoozed_until,
+            seen_priority=seen(body.seen_priority),
         )
     except alert_store.Refused as err:
         return problem(request, 422, "Unprocessable Content", str(err))
@@ -93,14 +96,23 @@ async def escalate_alert(
     is notified now (the last tier again at the top), with who and why recorded.
 
     An acknowledged alert re-opens at the new tier, which must accept it (the ladder runs on from
-    there); a snooze ends. 409 once resolved, or when `from_tier` is given and the alert has been
-    escalated meanwhile (the body's `alert` shows by whom); 422 when the ward has no ladder.
+    there); a snooze ends. 409 once resolved, when `from_tier` is given and the alert has been
+    escalated meanwhile (the body's `alert` shows by whom), or when `seen_priority` is given and the
+    alert has been upgraded since (the detail names the new priority); 422 when the ward has no ladder.
     """
     config = ward_config.config_from_raw(await r.get(keys.ward_alerting(patient.ward_id)))
     try:
         by = await recorded_actor(request, r, body.by)
         alert = await alert_store.escalate(
-            r, patient.patient_id, alert_id, config.escalation, by, body.reason, now, from_tier=body.from_tier
+            r,
+            patient.patient_id,
+            alert_id,
+            config.escalation,
+            by,
+            body.reason,
+            now,
+            from_tier=body.from_tier,
+            seen_priority=seen(body.seen_priority),
         )
     except alert_store.Refused as err:
         return problem(request, 422, "Unprocessable Content", str(err))

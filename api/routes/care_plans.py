@@ -81,11 +81,16 @@ async def put_care_plan(
 @router.get(
     "/patients/{patient_id}/care-plan/history",
     response_model=CarePlanHistory,
-    responses=problem_responses(404),
+    responses=problem_responses(400, 404),
 )
 async def care_plan_history(
-    patient: ReadablePatient, r: RedisDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    patient: ReadablePatient,
+    r: RedisDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> CarePlanHistory:
-    """Every version of the patient's plan, newest first: who set it, when and why."""
-    records = await careplans.history(r, patient.patient_id, limit)
-    return CarePlanHistory(items=[CarePlanRead.model_validate(rec.to_json()) for rec in records])
+    """Every version of the patient's plan, newest first: who set it, when and why. A page at a
+    time: follow `next_cursor` until null (a cursor is this patient's only: 400 on another's)."""
+    records, next_cursor = await careplans.history(r, patient.patient_id, limit, cursor)
+    items = [CarePlanRead.model_validate(rec.to_json()) for rec in records]
+    return CarePlanHistory(items=items, next_cursor=next_cursor)

@@ -2,7 +2,9 @@
 // an outcome. The name recorded is the signed-in user's, never typed. When two clinicians act on
 // the same alert at once the service keeps the first action (an acknowledgement answers with the
 // current record; anything after resolution is a 409 with it), and this module says so in words:
-// "Already acknowledged by X at HH:MM" — never a silent overwrite, never a silent failure.
+// "Already acknowledged by X at HH:MM" — never a silent overwrite, never a silent failure. Every
+// action names the priority the page showed (seen_priority): one an upgrade overtook is refused
+// (409) rather than applied to a priority the clinician never saw, and the page says so.
 "use strict";
 import { $, api, ApiError, currentSession, el, fmtTime, me } from "/ward-assets/common.js";
 
@@ -26,10 +28,14 @@ function say(alertId, text, bad) {
   messages.set(alertId, { text, bad });
 }
 
-function describe(record, path) {
+function describe(record, path, shown) {
   if (record.state === "resolved") {
     return "Already resolved by " + record.resolved_by + " at " + fmtTime(record.resolved_at) +
       (record.outcome ? " (" + record.outcome + ")" : "");
+  }
+  // Upgraded (e.g. amber to red) a moment before the action arrived: nothing was done.
+  if (record.priority !== shown.priority) {
+    return "Upgraded to " + record.priority.toUpperCase() + " meanwhile; nothing done. Look at it again before acting.";
   }
   // A snooze refused because someone else's snooze runs (the service never replaces it unseen).
   if (path.endsWith("/snooze") && record.snoozed_until) {
@@ -50,7 +56,7 @@ async function act(alert, path, body, done) {
     return done(record);
   } catch (err) {
     if (err instanceof ApiError && err.status === 409 && err.body && err.body.alert) {
-      say(alert.alert_id, describe(err.body.alert, path), true);
+      say(alert.alert_id, describe(err.body.alert, path, alert), true);
       return null;
     }
     throw err;
@@ -59,7 +65,7 @@ async function act(alert, path, body, done) {
 
 async function acknowledge(row, alert) {
   const path = base(row, alert) + "/acknowledge";
-  await act(alert, path, { by: me() }, (record) => {
+  await act(alert, path, { by: me(), seen_priority: alert.priority }, (record) => {
     // Acknowledging is idempotent and the first one stands: if it names someone else, they won.
     if (record.acknowledged_by && record.acknowledged_by !== me()) {
       say(alert.alert_id, "Already acknowledged by " + record.acknowledged_by + " at " + fmtTime(record.acknowledged_at), true);
@@ -89,7 +95,8 @@ const FORMS = {
         ...options.map((m, i) => radio("minutes", String(m), m + " minutes", i === 0)))];
     },
     // seen_snoozed_until: the snooze this clinician saw (if any) is the one they mean to change.
-    body: (form, alert) => ({ by: me(), minutes: Number(form.elements.minutes.value), seen_snoozed_until: alert.snoozed_until || null }),
+    body: (form, alert) => ({ by: me(), minutes: Number(form.elements.minutes.value), seen_snoozed_until: alert.snoozed_until || null,
+      seen_priority: alert.priority }),
     path: "/snooze",
     done: (alert, r) => say(alert.alert_id, "Snoozed by you until " + fmtTime(r.snoozed_until), false),
   },
@@ -98,7 +105,8 @@ const FORMS = {
     fields: () => [el("p", {}, el("label", { for: "escalate-reason" }, "Why (optional)"),
       el("textarea", { id: "escalate-reason", name: "reason", rows: 2, maxLength: 400 }))],
     // from_tier: the tier this clinician saw, so a second press at the same moment never skips a tier.
-    body: (form, alert) => ({ by: me(), reason: form.elements.reason.value.trim() || "escalated by hand", from_tier: alert.tier || 0 }),
+    body: (form, alert) => ({ by: me(), reason: form.elements.reason.value.trim() || "escalated by hand", from_tier: alert.tier || 0,
+      seen_priority: alert.priority }),
     path: "/escalate",
     done: (alert, r) => say(alert.alert_id, "Escalated by you to tier " + r.tier + " at " + fmtTime(r.tier_since || r.updated_at), false),
   },

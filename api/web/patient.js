@@ -64,8 +64,19 @@ async function loadChart() {
     ". Vertical lines: alerts (H high, M medium, L low). Readings the device flagged unusable are left out.";
 }
 
+// Every alert of the patient, for the history table and the chart's marks: the list comes a page
+// at a time (follow next_cursor, docs/api.md "Lists and cursors").
 async function loadAlerts() {
-  alerts = (await api(P + "/alerts")).items;
+  const all = [];
+  let cursor = null;
+  do {
+    const query = new URLSearchParams({ limit: "500" });
+    if (cursor !== null) query.set("cursor", cursor);
+    const page = await api(P + "/alerts?" + query);
+    all.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor !== null);
+  alerts = all;
   renderAlertHistory(alerts);
 }
 

@@ -251,7 +251,8 @@ class WebhookDelivery:
             return
         pipe.hincrby(key, "failed", 1)
         pipe.hset(key, "last_failure_at", at)
-        pipe.hincrby(keys.METRICS, "delivery_failed:webhook", 1)  # oxiward_delivery_failures_total
+        # oxiward_delivery_failures_total{channel="integrator-webhook"} (rota webhooks: rota-webhook)
+        pipe.hincrby(keys.METRICS, "delivery_failed:integrator-webhook", 1)
         if final:
             fields = {"event_id": job.event_id, "type": job.event_type, "attempts": str(job.attempt)}
             fields |= {"last_status": str(status), "last_error": error, "at": at, "body": job.body}

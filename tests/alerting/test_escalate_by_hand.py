@@ -133,6 +133,17 @@ def test_a_tier_moved_meanwhile_is_superseded_and_says_by_whom() -> None:
         escalate_by_hand(raised(), LADDER, "nurse.a", "why", at(1), from_tier=3)
 
 
+def test_an_upgrade_meanwhile_is_superseded_and_names_the_new_priority() -> None:
+    amber = raised(Priority.MEDIUM)
+    red = propose(amber, AlertRequest("p1", "o2home-band", Priority.HIGH, at(1)), at(1)).alert
+    assert red is not None
+    with pytest.raises(Superseded, match=r"cannot escalate: .* is high priority now, not medium as seen"):
+        escalate_by_hand(red, LADDER, "nurse.a", "why", at(2), from_tier=0, seen_priority=Priority.MEDIUM)
+    done = escalate_by_hand(red, LADDER, "nurse.a", "why", at(2), seen_priority=Priority.HIGH).alert
+    assert done is not None
+    assert (done.tier, done.priority) == (1, Priority.HIGH)
+
+
 def test_a_late_alert_escalated_by_hand_pages_although_the_clock_would_not() -> None:
     late = propose(None, AlertRequest("p1", "o2home-band", Priority.HIGH, T0, late=True), at(30)).alert
     assert late is not None

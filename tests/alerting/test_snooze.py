@@ -89,3 +89,19 @@ def test_a_record_from_before_the_run_was_kept_starts_its_run_when_changed() -> 
 def test_the_run_survives_the_json_round_trip() -> None:
     second = snooze(snoozed_by_a(), "nurse.b", at(1), MAX / 2, max_snooze=MAX, seen_until=at(10))
     assert Alert.from_dict(second.to_dict()).snoozed_since == T0
+
+
+def test_a_snooze_for_the_priority_seen_is_refused_after_an_upgrade_meanwhile() -> None:
+    upgraded = propose(raised(), AlertRequest("p1", "o2home-band", Priority.HIGH, at(1)), at(1)).alert
+    assert upgraded is not None
+    with pytest.raises(
+        Superseded,
+        match=r"^cannot snooze: alert \w+ is high priority now, not medium as seen "
+        r"\(upgraded at 2026-11-30T09:01:00\+00:00\); look at it again before acting$",
+    ):
+        snooze(upgraded, "nurse.b", at(2), MAX, max_snooze=MAX, seen_priority=Priority.MEDIUM)
+    seen = snooze(upgraded, "nurse.b", at(2), MAX, max_snooze=MAX, seen_priority=Priority.HIGH)
+    assert (seen.snoozed_by, seen.snooze_priority) == ("nurse.b", Priority.HIGH)
+    # A priority the alert never had (no upgrade to name) is refused all the same.
+    with pytest.raises(Superseded, match=r"is medium priority now, not low as seen; look at it again"):
+        snooze(raised(), "nurse.b", at(2), MAX, max_snooze=MAX, seen_priority=Priority.LOW)

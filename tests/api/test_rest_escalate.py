@@ -172,3 +172,47 @@ async def test_refused_without_a_ladder_a_reason_or_an_alert(
     assert missing.status_code == 404
     [alert] = (await client.get(f"/v1/patients/{PID}/alerts", headers=AUTH)).json()["items"]
     assert (alert["tier"], [e["kind"] for e in alert["events"]]) == (0, ["raised"])
+
+
+async def test_an_upgrade_a_moment_before_an_action_is_never_acted_on_unseen(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    """Issue 6.3: amber seen, red a moment before the clinician's action arrives. An action saying
+    the priority it was judged for (`seen_priority`) is refused with the current record and the new
+    priority named; nothing changes until they act on what they now see."""
+    config = {"config": {"escalation": LADDER}, "by": "matron", "reason": "go-live"}
+    assert (
+        await client.put(f"/v1/wards/{WARD}/alerting-config", json=config, headers=AUTH)
+    ).status_code == 200
+    for seq, (spo2, minutes) in enumerate(((94, 0), (88, 1))):  # amber, then red a minute later
+        measured = NOW + timedelta(minutes=minutes)
+        store_readings(
+            redis_url, [factories.payload(spo2=spo2, measured_at=measured, device=DEVICE, seq=seq)]
+        )
+        evaluate(redis_url, at=measured + timedelta(seconds=30))
+    [before] = (await client.get(f"/v1/patients/{PID}/alerts", headers=AUTH)).json()["items"]
+    assert (before["priority"], [e["kind"] for e in before["events"]]) == ("high", ["raised", "upgraded"])
+    base = f"/v1/patients/{PID}/alerts/{before['alert_id']}"
+    actions = {
+        "snooze": {"by": "nurse-jb", "minutes": 5},
+        "escalate": {"by": "nurse-jb", "reason": "worse", "from_tier": 0},
+        "acknowledge": {"by": "nurse-jb"},
+    }
+    for action, body in actions.items():
+        stale = await client.post(f"{base}/{action}", json=body | {"seen_priority": "medium"}, headers=AUTH)
+        assert stale.status_code == 409, (action, stale.text)
+        assert stale.headers["content-type"] == "application/problem+json"
+        problem = stale.json()
+        assert problem["detail"] == (
+            f"cannot {action}: alert {before['alert_id']} is high priority now, not medium as seen "
+            "(upgraded at 2026-11-30T12:01:30+00:00); look at it again before acting"
+        )
+        assert {k: problem["alert"][k] for k in before} == before  # the current record, as listed
+    [unchanged] = (await client.get(f"/v1/patients/{PID}/alerts", headers=AUTH)).json()["items"]
+    assert unchanged == before
+    # Having seen the red alert, each goes through.
+    for action, body in actions.items():
+        done = await client.post(f"{base}/{action}", json=body | {"seen_priority": "high"}, headers=AUTH)
+        assert done.status_code == 200, (action, done.text)
+    final = (await client.get(f"/v1/patients/{PID}/alerts", headers=AUTH)).json()["items"][0]
+    assert [e["kind"] for e in final["events"]][2:] == ["snoozed", "escalated", "acknowledged"]

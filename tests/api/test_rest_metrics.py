@@ -28,7 +28,8 @@ def _value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: 
 
 
 async def test_metrics_export_requests_ingest_dead_letters_lag_and_alerts(redis_url: str) -> None:
-    # Delivery failures are counted by real failed deliveries: tests/notify/test_delivery_metrics.py.
+    # Delivery failures (channel rota-webhook, integrator-webhook, apprise, mqtt) are counted by real
+    # failed deliveries: tests/notify/test_delivery_metrics.py.
     now = datetime.now(UTC).replace(microsecond=0)
     device = "C0:FF:EE:0C:00:01"
     r = redis.Redis.from_url(redis_url)

@@ -188,7 +188,7 @@ def test_metric_names_follow_the_field_rule() -> None:
         counters={
             "received": 5,
             "dead_letter:bad-json": 2,
-            "delivery_failed:webhook": 1,
+            "delivery_failed:rota-webhook": 1,
             "alerts_raised:high": 3,
             "alerts_upgraded:high": 2,
             "odd name:x": 1,
@@ -202,7 +202,7 @@ def test_metric_names_follow_the_field_rule() -> None:
     }
     assert names[("oxiward_readings_received_total", ())] == 5
     assert names[("oxiward_dead_letters_total", (("reason", "bad-json"),))] == 2
-    assert names[("oxiward_delivery_failures_total", (("channel", "webhook"),))] == 1
+    assert names[("oxiward_delivery_failures_total", (("channel", "rota-webhook"),))] == 1
     assert names[("oxiward_alerts_raised_total", (("priority", "high"),))] == 3
     assert names[("oxiward_alerts_upgraded_total", (("priority", "high"),))] == 2
     assert names[("oxiward_odd_name_total", (("kind", "x"),))] == 1

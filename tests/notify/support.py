@@ -24,6 +24,7 @@ from api.notify.delivery import NotificationDelivery
 from api.notify.rota import Rota, RotaPut, record
 from api.settings import ApiSettings
 from api.ward_config import WardConfig
+from api.webhooks.delivery import WebhookDelivery
 
 WARD = "north-1"
 SECRET = "whsec_test-secret-0123456789"
@@ -105,7 +106,9 @@ def first_status(r: redis.Redis, alert_id: str) -> str:
     return found[0]["status"] if found else ""
 
 
-def pump(worker: NotificationDelivery, until: Callable[[], bool], timeout: float = 30.0) -> None:
+def pump(
+    worker: NotificationDelivery | WebhookDelivery, until: Callable[[], bool], timeout: float = 30.0
+) -> None:
     """Run delivery passes until the condition holds (retries are due by the wall clock)."""
     deadline = time.monotonic() + timeout
     while not until():

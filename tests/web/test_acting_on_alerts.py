@@ -1,6 +1,6 @@
 """Acting on alerts in the browser: two clinicians acting on the same alert at once -- acknowledging,
 resolving, escalating by hand, snoozing -- both get a clear answer (who got there first, and when), never a
-silent overwrite."""
+silent overwrite; nor is an action meant for the priority shown applied to one an upgrade set meanwhile."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tests.web.support import (
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 DEVICE, ESCALATING, SNOOZING = "C0:FF:EE:E6:01:01", "C0:FF:EE:E6:01:02", "C0:FF:EE:E6:01:03"
+UPGRADING = "C0:FF:EE:E6:01:04"
 LADDER = {
     "tiers": [{"name": "ward-nurse", "ack_within_s": 900}, {"name": "ward-clinician", "ack_within_s": 900}]
 }
@@ -176,3 +177,27 @@ async def test_snoozing_at_once_tells_the_second_clinician_whose_snooze_runs(
     assert len(first) == 1, said
     assert said[1 - first[0]].startswith(f"Already snoozed by {two.names[first[0]]} until "), said
     await two.close()
+
+
+async def test_an_upgrade_while_the_snooze_dialog_is_open_is_told_and_not_snoozed(
+    service: Service, admin: httpx.AsyncClient, browser: Browser
+) -> None:
+    ward = await make_ward(admin, ("p-upg", "Bed 6", UPGRADING))
+    context = await browser.new_context(viewport=DESKTOP)
+    page, watch = await sign_in(context, service.url, ward.clinician)
+    await open_queue(page, ward.ward_id)
+    store_spot_checks(service.redis_url, UPGRADING, 97, 94)  # amber band: a medium alert
+    await expect(page.locator(".rank")).to_have_text("Medium priority", timeout=30_000)
+    await page.get_by_role("button", name="Snooze… medium alert for Bed 6").click()
+    # Red arrives while the clinician is choosing how long to hold the amber alert they saw.
+    store_spot_checks(service.redis_url, UPGRADING, 88)
+    await expect(page.locator(".rank")).to_have_text("High priority", timeout=30_000)
+    watch.expected.append("409 (Conflict)")  # the snooze for medium: refused, and said below
+    await page.get_by_role("dialog").get_by_role("button", name="Confirm").click()
+    await expect(page.locator(".action-msg").first).to_have_text(
+        "Upgraded to HIGH meanwhile; nothing done. Look at it again before acting."
+    )
+    [alert] = (await admin.get("/v1/patients/p-upg/alerts")).json()["items"]
+    assert (alert["priority"], alert["snoozed_until"]) == ("high", None)
+    assert watch.problems == []
+    await context.close()

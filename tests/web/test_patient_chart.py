@@ -2,7 +2,8 @@
 (stored through the ingest's store, as a gateway's outbox replays them), a red reading now that the
 service's worker turns into a high alert. The chart shades the bands and marks the alert; the 7-day
 and since-enrolment ranges load more and say what they show, including when the readings' retention
-cuts "since enrolment" short; the readings table dates what is not from today."""
+cuts "since enrolment" short; the readings table dates what is not from today; the alert history
+lists every alert, however many pages of the alert list they take."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import pytest
 import redis
 from playwright.async_api import Browser, Page, expect
 
+from alerting.model import Priority
 from api import keys
+from api.alert_store import Apply, Cause, SyncAlertStore, new_alert
 from api.registry import iso_utc
 from tests.api import factories
 from tests.web.support import (
@@ -35,6 +38,7 @@ HOUR = timedelta(hours=1)
 # Green spot checks over the last 30 hours (two of them before the 24-hour window), then a red one.
 HISTORY = [(96, 30 * HOUR), (95, 26 * HOUR), (97, 20 * HOUR), (96, 14 * HOUR), (97, 8 * HOUR), (96, 4 * HOUR)]
 RED = (88, timedelta(seconds=1))
+NO_CAUSE = Cause(None, None, None, None, detail="test")
 
 
 async def chart_state(page: Page) -> dict[str, object]:
@@ -119,5 +123,37 @@ async def test_chart_shades_bands_marks_alerts_and_each_range_says_what_it_shows
     await expect(chart.locator("line.mark-high")).to_have_count(1)
     await screenshot(page, "patient-chart-since-enrolment-1280x720")
     assert await serious_violations(page) == []
+    assert watch.problems == []
+    await context.close()
+
+
+async def test_the_alert_history_lists_every_alert_however_many_pages_they_take(
+    service: Service, admin: httpx.AsyncClient, browser: Browser
+) -> None:
+    """The alert list comes a page at a time (at most 500); the history table follows `next_cursor`
+    to the last alert rather than stopping at the first page."""
+    ward = await make_ward(admin, ("p-many", "Bed 7", "C0:FF:EE:E6:08:02"))
+    many = 501
+    now = datetime.now(UTC)
+    client = redis.Redis.from_url(service.redis_url)
+    try:
+        steps = []
+        for i in range(many):
+            at = now - timedelta(minutes=2 * (many - i))
+            record = new_alert(f"{i:032x}", "p-many", "o2home-band", Priority.MEDIUM, NO_CAUSE, at)
+            record |= {
+                "state": "resolved",
+                "resolved_by": "dr-t",
+                "resolved_at": iso_utc(at),
+                "outcome": "seen",
+            }
+            steps.append(Apply("p-many", "o2home-band", "", "", record, "resolved"))
+        assert SyncAlertStore(client).apply_many(steps) == ["ok"] * many
+    finally:
+        client.close()
+    context = await browser.new_context(viewport=DESKTOP)
+    page, watch = await sign_in(context, service.url, ward.clinician)
+    await page.goto(f"{service.url}/ward/{ward.ward_id}/patients/p-many")
+    await expect(page.locator("#alert-history tbody tr")).to_have_count(many)
     assert watch.problems == []
     await context.close()
