@@ -72,6 +72,7 @@ test-binaries:
 
 lint:
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 types:
 	$(BIN)/mypy

@@ -132,14 +132,20 @@ class BumbleBleakClient(BaseBleakClient):
                     name for bit, name in CHARACTERISTIC_PROPERTIES.items() if char_proxy.properties & bit
                 ]
                 characteristic = BleakGATTCharacteristic(
-                    char_proxy, char_proxy.handle, _bleak_uuid(char_proxy.uuid), properties,
-                    lambda: self.mtu_size - 3, service,
+                    char_proxy,
+                    char_proxy.handle,
+                    _bleak_uuid(char_proxy.uuid),
+                    properties,
+                    lambda: self.mtu_size - 3,
+                    service,
                 )
                 collection.add_characteristic(characteristic)
                 for descriptor_proxy in await peer.discover_descriptors(characteristic=char_proxy):
                     collection.add_descriptor(
                         BleakGATTDescriptor(
-                            descriptor_proxy, descriptor_proxy.handle, _bleak_uuid(descriptor_proxy.type),
+                            descriptor_proxy,
+                            descriptor_proxy.handle,
+                            _bleak_uuid(descriptor_proxy.type),
                             characteristic,
                         )
                     )

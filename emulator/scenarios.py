@@ -102,8 +102,9 @@ def _ramp(
         )
 
 
-def stable(*, spo2: float = 97, pulse: float = 72, pai: float = 5.0, seed: int = 0,
-           length: int | None = None) -> Scenario:
+def stable(
+    *, spo2: float = 97, pulse: float = 72, pai: float = 5.0, seed: int = 0, length: int | None = None
+) -> Scenario:
     """SpO2 ~97 ±1, pulse ~72 ±3: a well patient."""
 
     def generate(rng: random.Random) -> Iterator[Sample]:
@@ -112,9 +113,18 @@ def stable(*, spo2: float = 97, pulse: float = 72, pai: float = 5.0, seed: int =
     return Scenario("stable", generate, seed, length)
 
 
-def slow_desaturation(*, start: float = 97, end: float = 88, ticks: int = 60, lead_in: int = 0,
-                      pulse_start: float = 72, pulse_end: float = 92, pai: float = 4.0,
-                      seed: int = 0, length: int | None = None) -> Scenario:
+def slow_desaturation(
+    *,
+    start: float = 97,
+    end: float = 88,
+    ticks: int = 60,
+    lead_in: int = 0,
+    pulse_start: float = 72,
+    pulse_end: float = 92,
+    pai: float = 4.0,
+    seed: int = 0,
+    length: int | None = None,
+) -> Scenario:
     """`lead_in` stable ticks, then SpO2 falls linearly from `start` to ~`end` over `ticks`, then holds."""
     if ticks < 1:
         raise ValueError("ticks must be >= 1")
@@ -127,9 +137,17 @@ def slow_desaturation(*, start: float = 97, end: float = 88, ticks: int = 60, le
     return Scenario("slow-desaturation", generate, seed, length)
 
 
-def sudden_drop(*, stable_ticks: int = 30, baseline: float = 97, drop_to: float = 86,
-                pulse: float = 72, pulse_after: float = 105, pai: float = 5.0,
-                seed: int = 0, length: int | None = None) -> Scenario:
+def sudden_drop(
+    *,
+    stable_ticks: int = 30,
+    baseline: float = 97,
+    drop_to: float = 86,
+    pulse: float = 72,
+    pulse_after: float = 105,
+    pai: float = 5.0,
+    seed: int = 0,
+    length: int | None = None,
+) -> Scenario:
     """Stable for `stable_ticks`, then SpO2 drops at once to ~`drop_to` and stays there."""
 
     def generate(rng: random.Random) -> Iterator[Sample]:
@@ -139,8 +157,16 @@ def sudden_drop(*, stable_ticks: int = 30, baseline: float = 97, drop_to: float 
     return Scenario("sudden-drop", generate, seed, length)
 
 
-def probe_off(*, valid_ticks: int = 10, off_ticks: int = 5, spo2: float = 97, pulse: float = 72,
-              pai: float = 5.0, seed: int = 0, length: int | None = None) -> Scenario:
+def probe_off(
+    *,
+    valid_ticks: int = 10,
+    off_ticks: int = 5,
+    spo2: float = 97,
+    pulse: float = 72,
+    pai: float = 5.0,
+    seed: int = 0,
+    length: int | None = None,
+) -> Scenario:
     """Valid readings, then `off_ticks` probe-off frames (finger out), then valid readings again."""
 
     def generate(rng: random.Random) -> Iterator[Sample]:

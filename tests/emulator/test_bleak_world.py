@@ -78,7 +78,8 @@ async def test_discover_by_service_uuid_finds_both_oximeters_with_names(world: B
     other = Radio.create(world.link, "F0:0D:00:00:00:99", "heart-rate")
     await other.device.power_on()
     await other.device.start_advertising(
-        advertising_data=build_advertising_data("HRM", [0x180D]), advertising_interval_min=20,
+        advertising_data=build_advertising_data("HRM", [0x180D]),
+        advertising_interval_min=20,
         advertising_interval_max=20,
     )
     try:

@@ -33,10 +33,16 @@ def _expected(vector_id: str) -> dict[str, object]:
     return expected
 
 
+def _whole(vector_id: str, field: str) -> int:
+    value = _expected(vector_id)[field]
+    assert isinstance(value, int | float)
+    return int(value)
+
+
 # Each case builds the frame from the vector's decoded meaning; the bytes must match the vector.
 FRAME_CASES: dict[str, Callable[[], bytes]] = {
     "plx-cont-01": lambda: encode_plx_continuous(
-        int(_expected("plx-cont-01")["spo2"]), int(_expected("plx-cont-01")["pulse_rate"])  # type: ignore[call-overload]
+        _whole("plx-cont-01", "spo2"), _whole("plx-cont-01", "pulse_rate")
     ),
     "plx-cont-02": lambda: encode_plx_continuous(Sfloat(1000, -1), Sfloat(900, -1)),
     "plx-cont-04": lambda: encode_plx_continuous(
