@@ -2,7 +2,9 @@
 # Container entry for the broker: build the password file from environment secrets, then run
 # Mosquitto. Nothing secret is stored in the image or the repository.
 #
-#   OXIWARD_MQTT_SERVICE_PASSWORD  password of user `oxiward-service` (the API's ingest)
+#   OXIWARD_MQTT_SERVICE_PASSWORD  password of user `oxiward-service` (the API's ingest and alert topic)
+#   OXIWARD_MQTT_ALERTS_PASSWORD   optional: password of user `oxiward-alerts`, which reads the ward
+#                                  alert topics oxiward/v1/alerts/<ward> (local integrations)
 #   OXIWARD_SIM_MQTT_PASSWORD      password of the simulator's gateways sim-gw-01 .. sim-gw-NN
 #   OXIWARD_SIM_PATIENTS           NN, how many simulator gateways get an account (default 4)
 #   MOSQUITTO_EXTRA_PASSWD         optional: a mosquitto_passwd file of real gateways
@@ -16,6 +18,9 @@ umask 077
 mkdir -p "$(dirname "$passwd")"
 : > "$passwd.new"
 mosquitto_passwd -b "$passwd.new" oxiward-service "$OXIWARD_MQTT_SERVICE_PASSWORD"
+if [ -n "${OXIWARD_MQTT_ALERTS_PASSWORD:-}" ]; then
+  mosquitto_passwd -b "$passwd.new" oxiward-alerts "$OXIWARD_MQTT_ALERTS_PASSWORD"
+fi
 if [ -n "${OXIWARD_SIM_MQTT_PASSWORD:-}" ]; then
   i=1
   while [ "$i" -le "${OXIWARD_SIM_PATIENTS:-4}" ]; do

@@ -18,11 +18,13 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from api.notify.mqtt_channel import MqttPublisher
 from tests.services import free_port, require_binary, wait_for_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
 SERVICE_PASSWORD = "service-" + uuid.uuid4().hex
 SIM_PASSWORD = "sim-" + uuid.uuid4().hex
+ALERTS_PASSWORD = "alerts-" + uuid.uuid4().hex
 
 
 @pytest.fixture
@@ -45,6 +47,7 @@ def broker(tmp_path: Path) -> Iterator[int]:
         "OXIWARD_MQTT_SERVICE_PASSWORD": SERVICE_PASSWORD,
         "OXIWARD_SIM_MQTT_PASSWORD": SIM_PASSWORD,
         "OXIWARD_SIM_PATIENTS": "2",
+        "OXIWARD_MQTT_ALERTS_PASSWORD": ALERTS_PASSWORD,
         "MOSQUITTO_CONF": str(tmp_path / "mosquitto.conf"),
         "MOSQUITTO_PASSWD": str(data / "passwd"),
     }
@@ -117,3 +120,44 @@ def test_wrong_password_and_anonymous_are_refused(broker: int) -> None:
     finally:
         anonymous.disconnect()
         anonymous.loop_stop()
+
+
+def test_the_service_publishes_ward_alerts_that_only_the_alerts_account_reads(broker: int) -> None:
+    """The ward alert topic through the deployed ACL: published by the service, read by the local
+    integrations' account; a login the ACL does not let publish there is told so (MQTT 5), never
+    recorded as delivered."""
+    topic = "oxiward/v1/alerts/north-1"
+    reader, reader_connected = _client(broker, "oxiward-alerts", ALERTS_PASSWORD)
+    snoop, snoop_connected = _client(broker, "sim-gw-01", SIM_PASSWORD)
+    received: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    snooped: queue.Queue[str] = queue.Queue()
+    subscribed: queue.Queue[object] = queue.Queue()
+    reader.on_message = lambda c, u, msg: received.put((msg.topic, msg.payload))
+    snoop.on_message = lambda c, u, msg: snooped.put(msg.topic)
+    for client in (reader, snoop):
+        client.on_subscribe = lambda c, u, mid, rcs, props: subscribed.put(rcs)
+    url = f"mqtt://127.0.0.1:{broker}"
+    service = MqttPublisher(
+        url, client_id="notify-acl", username="oxiward-service", password=SERVICE_PASSWORD
+    )
+    gateway = MqttPublisher(url, client_id="notify-gw", username="sim-gw-02", password=SIM_PASSWORD)
+    try:
+        assert not reader_connected.get(timeout=15).is_failure
+        assert not snoop_connected.get(timeout=15).is_failure
+        reader.subscribe("oxiward/v1/alerts/#", qos=1)
+        snoop.subscribe("oxiward/v1/alerts/#", qos=1)
+        for _ in range(2):
+            subscribed.get(timeout=15)
+        assert service.publish(topic, b'{"priority":"high"}') == (True, "")
+        assert received.get(timeout=15) == (topic, b'{"priority":"high"}')
+        published, error = gateway.publish(topic, b'{"priority":"fake"}')
+        assert not published
+        assert "Not authorized" in error
+        assert received.empty()
+        assert snooped.empty()  # a gateway's account reads no ward's alerts
+    finally:
+        service.close()
+        gateway.close()
+        for client in (reader, snoop):
+            client.disconnect()
+            client.loop_stop()
