@@ -22,6 +22,9 @@ class ApiSettings(BaseSettings):
     mqtt_client_id: str = "oxiward-ingest-0"
     #: Subscribe through a shared subscription group (Mosquitto); off for brokers without $share.
     mqtt_shared_group: str | None = None
+    #: The ward alert topic's publisher: MQTT 5 tells it when the broker refuses a publish (3.1.1
+    #: cannot); 3.1.1 only for a broker without 5 (the demo's in-process amqtt).
+    mqtt_protocol: Literal["5", "3.1.1"] = "5"
     #: Bearer tokens accepted by the REST API, comma-separated. Required: every call is authenticated.
     api_tokens: SecretStr = Field(description="comma-separated bearer tokens for the REST API")
     host: str = "127.0.0.1"

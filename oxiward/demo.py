@@ -120,6 +120,8 @@ class Demo:
         env = service_env(
             dict(os.environ), redis_url, mqtt_url, tokens, token, port, embedded_broker=embedded_broker
         )
+        if broker_name == "amqtt":  # the service's alert-topic publisher too (its default is 5)
+            env["OXIWARD_API_MQTT_PROTOCOL"] = "3.1.1"
         self.children.append(Child("api", ["api"], env))
         self._wait_until(lambda: _get(f"{base}/readyz", token)[0] == 200, "the service to become ready")
         sim_args = [

@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 
 
 class MqttPublisher:
-    def __init__(self, url: str, *, client_id: str = "", username: str = "", password: str = "") -> None:
+    def __init__(
+        self, url: str, *, client_id: str = "", username: str = "", password: str = "", protocol: str = "5"
+    ) -> None:
         self._url = url
+        self._protocol = MQTTProtocolVersion.MQTTv5 if protocol == "5" else MQTTProtocolVersion.MQTTv311
         self._client_id = client_id
         self._auth = (username, password)
         self._client: mqtt.Client | None = None
@@ -39,7 +42,7 @@ class MqttPublisher:
         if self._client is None:
             parts = urlsplit(self._url)
             client = mqtt.Client(
-                CallbackAPIVersion.VERSION2, client_id=self._client_id, protocol=MQTTProtocolVersion.MQTTv5
+                CallbackAPIVersion.VERSION2, client_id=self._client_id, protocol=self._protocol
             )
             client.on_publish = self._on_publish
             if self._auth[0]:

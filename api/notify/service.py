@@ -26,6 +26,7 @@ def from_settings(settings: ApiSettings) -> NotificationDelivery:
         client_id=f"oxiward-notify-{settings.worker_name}",
         username=settings.mqtt_username or "",
         password=password,
+        protocol=settings.mqtt_protocol,
     )
     return NotificationDelivery(
         connect(settings.redis_url),
