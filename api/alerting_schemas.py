@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from api.schemas import EntityId, SeenPriority, ShortText, UtcTime
+from api.schemas import EntityId, Number, SeenPriority, ShortText, UtcTime, WholeNumber
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
@@ -43,8 +43,8 @@ class CarePlanPut(BaseModel):
     )
     by: ShortText = Field(description="the clinician who sets the plan (a staff identifier)")
     reason: Reason = Field(description="why the plan is set or changed (kept in the audit trail)")
-    if_version: int | None = Field(
-        default=None, ge=0, description="refuse (409) unless the current version is this one"
+    if_version: WholeNumber | None = Field(
+        default=None, description="refuse (409) unless the current version is this one"
     )
 
 
@@ -204,7 +204,7 @@ class SnoozeRequest(BaseModel):
     )
 
     by: ShortText
-    minutes: float = Field(gt=0, le=24 * 60, description="at most the ward's snooze_max_s")
+    minutes: Number = Field(gt=0, le=24 * 60, description="at most the ward's snooze_max_s")
     seen_snoozed_until: AwareDatetime | None = Field(
         default=None,
         description="the `snoozed_until` of the running snooze the caller saw and means to change; "
@@ -231,9 +231,8 @@ class EscalateRequest(BaseModel):
 
     by: ShortText
     reason: Reason = Field(description="why the next tier must look now (recorded on the alert)")
-    from_tier: int | None = Field(
+    from_tier: WholeNumber | None = Field(
         default=None,
-        ge=0,
         description="the tier the caller saw; if the alert has moved on meanwhile, 409 and nothing changes",
     )
     seen_priority: SeenPriority = None

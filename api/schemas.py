@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     StringConstraints,
 )
 
@@ -41,6 +42,22 @@ UtcTime = Annotated[
     AwareDatetime,
     PlainSerializer(lambda dt: format_utc_ms(datetime_ms(dt)), return_type=str, when_used="json"),
 ]
+
+
+def _not_true_or_false(value: Any) -> Any:
+    # Python's bool is an int: unchecked, JSON `true` would be taken (and stored) as the number 1.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+#: Refuses JSON true/false where a number is expected, saying so (annotate the number with it last,
+#: after its constraints, so that they stay in the OpenAPI schema).
+NotTrueOrFalse = BeforeValidator(_not_true_or_false)
+#: A number in a request body: neither true/false nor a number written as a string ("15").
+Number = Annotated[float, Strict(), NotTrueOrFalse]
+#: A whole number from 0 in a request body (a version, a tier): as `Number`, and 2.0 is refused too.
+WholeNumber = Annotated[int, Strict(), Field(ge=0), NotTrueOrFalse]
 
 #: The span a time in a query may name. Stored times are milliseconds since the epoch (stream ids
 #: cannot be negative), and the year-9000 ceiling leaves room for the arithmetic on ranges (a

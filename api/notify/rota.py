@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from api.notify import keys as nkeys
+from api.schemas import WholeNumber
 
 MQTT_TOPIC = "oxiward/v1/alerts/{ward}"
 #: A webhook secret shorter than this is guessable (api/webhooks uses 32 random bytes).
@@ -109,8 +110,8 @@ class RotaPut(BaseModel):
 
     tiers: list[TierIn] = Field(max_length=10, description="tier 0 first, in escalation-ladder order")
     mqtt: MqttIn | None = Field(default=None, description="publish to oxiward/v1/alerts/<ward>; null: off")
-    if_version: int | None = Field(
-        default=None, ge=0, description="refuse (409) unless the current version is this one (0: no rota yet)"
+    if_version: WholeNumber | None = Field(
+        default=None, description="refuse (409) unless the current version is this one (0: no rota yet)"
     )
 
     @field_validator("tiers")

@@ -6,9 +6,9 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
 
-from api.schemas import DeviceAddress, EntityId, ShortText, UtcTime
+from api.schemas import DeviceAddress, EntityId, NotTrueOrFalse, ShortText, UtcTime
 
 _TEXT = r"^[^\x00-\x1f\x7f]+$"
 LongText = Annotated[
@@ -265,7 +265,7 @@ class ObservationItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     parameter: ManualParameter
-    value: float | str = Field(
+    value: Annotated[Annotated[float, Strict()] | str, NotTrueOrFalse] = Field(
         description="breaths/min, mmHg, °C; an ACVPU letter for consciousness; `air` or `oxygen` for oxygen"
     )
     note: LongText | None = None
