@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -34,7 +33,7 @@ from api.notify.service import from_settings as notification_delivery
 from api.queries import CursorError
 from api.resources.access import sees_ward
 from api.routes import mount
-from api.schemas import Problem
+from api.schemas import problem_body
 from api.security.audit import AuditCursorError
 from api.security.middleware import EdgeMiddleware
 from api.security.principals import PrincipalNotFound, UsernameTaken
@@ -69,19 +68,12 @@ _STATUS_OF: dict[type[Exception], int] = {
 }
 
 
-def _title(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
 def problem(request: Request, status: int, detail: str, **extra: Any) -> JSONResponse:
     """The error answer: problem details, or under /fhir an OperationOutcome saying the same."""
     if is_fhir_path(request.url.path):
         return JSONResponse(outcome_for(status, detail), status_code=status, media_type=FHIR_JSON)
-    body = Problem(title=_title(status), status=status, detail=detail, instance=request.url.path, **extra)
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON)
+    body = problem_body(status, detail, request.url.path, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:

@@ -121,13 +121,38 @@ class Problem(BaseModel):
     )
 
 
+#: RFC 9110's names (§15) where Python's http module still has RFC 7231's (before Python 3.13).
+_RFC9110_TITLES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
+def status_title(status: int) -> str:
+    """A problem's `title`: the status's reason phrase as RFC 9110 names it, the same on every route."""
+    if status in _RFC9110_TITLES:
+        return _RFC9110_TITLES[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem_body(status: int, detail: str, instance: str, **extra: Any) -> dict[str, Any]:
+    """The JSON of a problem: every route's `title` for a status is the same (`status_title`)."""
+    body = Problem(title=status_title(status), status=status, detail=detail, instance=instance, **extra)
+    return body.model_dump(exclude_none=True)
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries documenting problem-details errors."""
     return {
         s: {
             "model": Problem,
             "content": {"application/problem+json": {}},
-            "description": HTTPStatus(s).phrase,
+            "description": status_title(s),
         }
         for s in statuses
     }

@@ -157,7 +157,7 @@ async def put_rota(request: Request, ward_id: WritableWard, body: RotaPut, r: Re
     principal = await authenticate(request)
     refused = await rota_refusal(body, get_settings(request))
     if refused:
-        return problem(request, 422, "Unprocessable Content", refused)
+        return problem(request, 422, refused)
     try:
         stored = await rota_store.set_rota(
             r,
@@ -169,7 +169,7 @@ async def put_rota(request: Request, ward_id: WritableWard, body: RotaPut, r: Re
             if_version=body.if_version,
         )
     except VersionConflict as err:
-        return problem(request, 409, "Conflict", str(err))
+        return problem(request, 409, str(err))
     return public_record(ward_id, json.dumps(stored))
 
 
@@ -196,11 +196,11 @@ async def accept_delivery(
     try:
         alert = await accepting.accept(r, delivery_id, body.token, now, principal.sees_ward, person)
     except accepting.BadToken:
-        return problem(request, 404, "Not Found", "no such delivery for this token")
+        return problem(request, 404, "no such delivery for this token")
     except alert_store.NotFound:
-        return problem(request, 404, "Not Found", "the alert no longer exists")
+        return problem(request, 404, "the alert no longer exists")
     except alert_store.Conflict:
-        return problem(request, 409, "Conflict", "the alert is already resolved")
+        return problem(request, 409, "the alert is already resolved")
     return JSONResponse(
         {
             "delivery_id": delivery_id,

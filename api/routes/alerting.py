@@ -75,7 +75,7 @@ async def snooze_alert(
             seen_priority=seen(body.seen_priority),
         )
     except alert_store.Refused as err:
-        return problem(request, 422, "Unprocessable Content", str(err))
+        return problem(request, 422, str(err))
     return AlertRead.model_validate(alert)
 
 
@@ -115,7 +115,7 @@ async def escalate_alert(
             seen_priority=seen(body.seen_priority),
         )
     except alert_store.Refused as err:
-        return problem(request, 422, "Unprocessable Content", str(err))
+        return problem(request, 422, str(err))
     return AlertRead.model_validate(alert)
 
 
@@ -138,7 +138,7 @@ async def put_alerting_config(
     try:
         config = ward_config.WardConfig.from_dict(body.config)
     except ward_config.ConfigError as err:
-        return problem(request, 422, "Unprocessable Content", str(err))
+        return problem(request, 422, str(err))
     principal = await authenticate(request)
     record = await ward_config.set_config(
         r, ward_id, config, set_by=body.by, reason=body.reason, principal=principal.subject, now=now
@@ -160,9 +160,7 @@ async def alert_burden(
     end = end or now
     start = start or end - DEFAULT_BURDEN_PERIOD
     if start.tzinfo is None or end.tzinfo is None or end <= start:
-        return problem(
-            request, 422, "Unprocessable Content", "`from` and `to` need UTC offsets, `to` after `from`"
-        )
+        return problem(request, 422, "`from` and `to` need UTC offsets, `to` after `from`")
     return await alerting_queries.ward_burden(r, ward_id, start, end)
 
 
@@ -189,7 +187,7 @@ async def evaluate(
         reading = reading_from_dict(body.reading, at)
         manual = manual_from_list(body.manual, at)
     except codec.DecodeError as err:
-        return problem(request, 422, "Unprocessable Content", str(err))
+        return problem(request, 422, str(err))
     return explain(reading, plan, at, manual)
 
 
@@ -212,6 +210,6 @@ async def replay(request: Request, body: ReplayRequest, principal: Reader, r: Re
     try:
         return await alerting_queries.replay(r, patients, proposed, body.start, body.end)
     except alerting_queries.TooMuchHistory as err:
-        return problem(request, 422, "Unprocessable Content", str(err))
+        return problem(request, 422, str(err))
     except PlanError as err:  # a patient's stored plan no longer passes today's checks
         return refused_plan(request, err, "current plan")

@@ -17,7 +17,7 @@ from api.actor import recorded_actor
 from api.alerting_schemas import CarePlanHistory, CarePlanPut, CarePlanRead
 from api.auth import authenticate
 from api.deps import ClinicalPatient, NowDep, ReadablePatient, RedisDep
-from api.schemas import Problem, problem_responses
+from api.schemas import problem_body, problem_responses
 from api.versioned_store import VersionConflict
 
 router = APIRouter(tags=["care plans"])
@@ -25,15 +25,15 @@ router = APIRouter(tags=["care plans"])
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(request: Request, status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = Problem(title=title, status=status, detail=detail, instance=request.url.path, **extra)
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM_JSON)
+def problem(request: Request, status: int, detail: str, **extra: Any) -> JSONResponse:
+    body = problem_body(status, detail, request.url.path, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 def refused_plan(request: Request, err: PlanError, where: str = "plan") -> JSONResponse:
     """422 with one `errors` entry per reason the plan does not make sense."""
     errors = [{"type": "care_plan", "loc": ["body", where], "msg": reason} for reason in err.reasons]
-    return problem(request, 422, "Unprocessable Content", str(err), errors=errors)
+    return problem(request, 422, str(err), errors=errors)
 
 
 @router.get("/patients/{patient_id}/care-plan", response_model=CarePlanRead, responses=problem_responses(404))
@@ -74,7 +74,7 @@ async def put_care_plan(
             if_version=body.if_version,
         )
     except VersionConflict as err:
-        return problem(request, 409, "Conflict", str(err))
+        return problem(request, 409, str(err))
     return CarePlanRead.model_validate(record.to_json())
 
 
