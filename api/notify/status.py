@@ -9,6 +9,9 @@
 One Lua script compares and writes, so a link followed while the worker still waits for the
 receiver's answer is not overwritten by that answer. A first-time stamp (`read_at`, `accepted_at`)
 is kept even when the status does not move: an accepted message that is then opened was read too.
+Every move but to `retrying` empties `next_attempt_at`: no attempt follows a cancelled, delivered,
+sent, read, accepted or dead-lettered delivery (a retry still queued finds it not attemptable and
+drops it), so none may be announced.
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ READABLE = (*ATTEMPTABLE, "sent", "delivered")
 ACCEPTABLE = (*READABLE, "read", "cancelled", "dead-lettered")
 
 #: KEYS[1] the delivery; ARGV: new status, statuses it may replace (comma-separated), stamp field
-#: ('' for none), stamp value, then field/value pairs written only when the status moves.
+#: ('' for none), stamp value, then field/value pairs written only when the status moves (after
+#: `next_attempt_at` is emptied, so a move to `retrying` sets its own).
 #: Returns -1 (no such delivery), 0 (status kept) or 1 (moved).
 _MOVE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
 if ARGV[3] ~= '' then redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[4]) end
 if not string.find(',' .. ARGV[2] .. ',', ',' .. status .. ',', 1, true) then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1])
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'next_attempt_at', '')
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """

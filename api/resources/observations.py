@@ -25,6 +25,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from api import keys
+from api.careplans import plan_from_raw
 from api.contract import datetime_ms, format_utc_ms
 from api.queries import decode_cursor, encode_cursor
 from api.reading_codec import entry_ms
@@ -157,6 +158,18 @@ async def _store(
             args += [name, text_value]
     ids = await script(keys=[rkeys.manual(patient_id), shard_eval], args=args)
     return [to_read(text(entry_id), fields) for entry_id, fields in zip(ids, rows, strict=True)]
+
+
+async def will_be_scored(r: Redis, patient_id: str) -> bool:
+    """Whether an observation recorded now is scored: only a NEWS2 pack scores manual observations
+    (alerting/manual_set.py) and a discharged patient raises no alert (api/evaluation.py). Said in
+    the response so a caller is not left to believe an unscored set was judged harmless; as the
+    plan stands when recorded (a plan changed in the next moment is not foreseen)."""
+    async with r.pipeline(transaction=False) as pipe:
+        pipe.get(keys.care_plan(patient_id))
+        pipe.hget(keys.patient(patient_id), "discharged_at")
+        plan_raw, discharged = await pipe.execute()
+    return plan_from_raw(plan_raw).news2_scale is not None and not discharged  # as the worker reads it
 
 
 @dataclass(frozen=True, slots=True)

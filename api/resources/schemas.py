@@ -316,6 +316,20 @@ class ObservationRead(BaseModel):
     note: str | None
 
 
+_SCORED = (
+    "true: the patient's NEWS2 is scored with it (the care plan in force is a NEWS2 pack and the patient "
+    "is admitted); false: stored for the record only, it raises no alert (e.g. an Oximetry @home plan)"
+)
+
+
+class ObservationRecorded(ObservationRead):
+    """A recorded observation, and whether it is scored."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_OBSERVATION | {"scored": True}]})
+
+    scored: bool = Field(description=_SCORED)
+
+
 class ObservationPage(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"items": [_OBSERVATION], "next_cursor": None}]}
@@ -370,9 +384,12 @@ class ObservationSetCreate(BaseModel):
 
 
 class ObservationSetRead(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"observations": [_OBSERVATION]}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"observations": [_OBSERVATION], "scored": True}]}
+    )
 
     observations: list[ObservationRead] = Field(description="as stored, in the order given")
+    scored: bool = Field(description=_SCORED)
 
 
 def example(model: type[BaseModel]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from api.resources.schemas import (
     ManualParameter,
     ObservationCreate,
     ObservationPage,
-    ObservationRead,
+    ObservationRecorded,
     ObservationSetCreate,
     ObservationSetRead,
 )
@@ -26,12 +26,12 @@ router = APIRouter(tags=["observations"])
 @router.post(
     "/patients/{patient_id}/observations",
     status_code=status.HTTP_201_CREATED,
-    response_model=ObservationRead,
+    response_model=ObservationRecorded,
     responses=problem_responses(404, 422),
 )
 async def record_observation(
     patient: ClinicalPatient, body: ObservationCreate, request: Request, r: RedisDep, now: NowDep
-) -> ObservationRead:
+) -> ObservationRecorded:
     """Record one hand-measured observation; the patient's NEWS2 is scored with it at once (with the
     latest oximeter reading when scorable and fresh), not at the next reading.
 
@@ -40,10 +40,15 @@ async def record_observation(
     oxygen `air` or `oxygen`. `measured_at` may not be in the future nor over 30 days ago.
     A signed-in clinician is recorded under their own name whatever `by` says; a system (API key)
     records the person it names in `by`.
+
+    `scored` says whether NEWS2 scores it: false when the patient's care plan is not a NEWS2 pack
+    (e.g. Oximetry @home bands) or the patient is discharged; it is then stored but raises no alert.
     """
     by = await recorded_actor(request, r, body.by)
     with refusals():
-        return await observations.record(r, patient.patient_id, body, now, by)
+        stored = await observations.record(r, patient.patient_id, body, now, by)
+    scored = await observations.will_be_scored(r, patient.patient_id)
+    return ObservationRecorded(**stored.model_dump(), scored=scored)
 
 
 @router.post(
@@ -62,12 +67,14 @@ async def record_observation_set(
     Each value is checked as by `POST …/observations`; a refused one refuses the set (422, its
     `errors[].loc` naming the item, e.g. `["body", "observations", 1, "value"]`). `measured_at`
     (default: now) may not be in the future nor over 30 days ago. The recorded name follows the
-    same rule: a signed-in clinician's own, or for a system the person it names in `by`.
+    same rule: a signed-in clinician's own, or for a system the person it names in `by`. `scored`:
+    as for one observation, whether NEWS2 scores the set or it is stored for the record only.
     """
     by = await recorded_actor(request, r, body.by)
     with refusals():
         stored = await observations.record_set(r, patient.patient_id, body, now, by)
-    return ObservationSetRead(observations=stored)
+    scored = await observations.will_be_scored(r, patient.patient_id)
+    return ObservationSetRead(observations=stored, scored=scored)
 
 
 @router.get(

@@ -128,14 +128,40 @@ export function serverNow() {
   return Date.now() + skewMs;
 }
 
-const TIME = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-const DAY = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+// One unambiguous style whatever the browser's locale (a US-set ward PC would show 11/30/2026, and
+// 01/12 reads as two dates): UK order with the month in words, 24-hour clock, local time.
+const TIME = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const DAY = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short" });
+const DATE = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric" });
 
+// "09:17" today, "30 Nov 09:17" another day this year, "30 Nov 2025 09:17" before.
 export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
-  const sameDay = new Date(serverNow()).toDateString() === d.toDateString();
-  return sameDay ? TIME.format(d) : DAY.format(d) + " " + TIME.format(d);
+  const now = new Date(serverNow());
+  if (now.toDateString() === d.toDateString()) return TIME.format(d);
+  return (now.getFullYear() === d.getFullYear() ? DAY : DATE).format(d) + " " + TIME.format(d);
+}
+
+// "30 Nov 2026".
+export function fmtDate(iso) {
+  return iso ? DATE.format(new Date(iso)) : "—";
+}
+
+// Server text that quotes a time (an alert event's "until 2026-11-30T09:17:35.119545+00:00"): each
+// ISO 8601 timestamp in it as fmtTime says it.
+const ISO_TIME = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})/g;
+export function fmtTimesIn(text) {
+  return text ? String(text).replace(ISO_TIME, (iso) => fmtTime(iso)) : "";
+}
+
+// The API speaks UCUM (`Cel`, `mm[Hg]`); people read °C and mmHg.
+const UNIT_SHOWN = { Cel: "°C", "mm[Hg]": "mmHg" };
+export function fmtUnit(ucum) {
+  return ucum ? UNIT_SHOWN[ucum] || ucum : "";
+}
+export function unitsIn(text) {
+  return String(text).replace(/(\d) (Cel|mm\[Hg\])(?![\w\]])/g, (_, digit, ucum) => digit + " " + fmtUnit(ucum));
 }
 
 // "4 min": how long since the moment, by the server's clock.

@@ -1,13 +1,13 @@
 // The patient page (/ward/{ward}/patients/{patient}): now, trend chart, observations, care plan,
 // alert history and readings, kept current by the ward's live stream.
 "use strict";
-import { $, announce, api, ApiError, currentSession, loadSession, pathIds, syncClock, wireHeader } from "/ward-assets/common.js";
+import { $, announce, api, ApiError, currentSession, fmtDate, loadSession, pathIds, syncClock, wireHeader } from "/ward-assets/common.js";
 import { acceptOpenedLink, captureAcceptLink } from "/ward-assets/accept-link.js";
 import { lastMessage, setSnoozeLimit } from "/ward-assets/actions.js";
 import { onAlertEvent, wireAlarm } from "/ward-assets/alarm.js";
 import { drawChart } from "/ward-assets/chart.js";
 import { connectLive } from "/ward-assets/live.js";
-import { renderAlertHistory, renderObservations, renderPlan, renderReadings, wireObservationForm } from "/ward-assets/patient-parts.js";
+import { renderAlertHistory, renderObservations, renderPlan, renderReadings, renderScoring, wireObservationForm } from "/ward-assets/patient-parts.js";
 import { renderRow, tickAges } from "/ward-assets/rows.js";
 
 const { wardId, patientId } = pathIds();
@@ -43,7 +43,7 @@ function chartRange(to) {
     return { from, phrase: "over the last " + (span === 24 * HOUR ? "24 hours" : span / DAY_MS + " days") };
   }
   const enrolled = Date.parse(patient.enrolled_at);
-  const on = new Date(enrolled).toLocaleDateString(undefined, { day: "numeric", month: "short", year: "numeric" });
+  const on = fmtDate(patient.enrolled_at);
   if (enrolled >= to - retention) return { from: enrolled, phrase: "since enrolment on " + on };
   const days = Math.round(retention / DAY_MS);
   return { from: to - retention, phrase: "over the last " + days + " days only (enrolled " + on + "; readings are kept " + days + " days, older ones are gone)" };
@@ -84,6 +84,7 @@ async function loadPlan() {
   const [current, history] = await Promise.all([api(P + "/care-plan"), api(P + "/care-plan/history")]);
   plan = current;
   renderPlan(current, history);
+  renderScoring(current, patient);
 }
 
 async function loadReadings() {
@@ -153,10 +154,10 @@ async function main() {
   $("title").textContent = patient.ref;
   document.title = "Oxiward: " + patient.ref;
   $("back").href = "/ward/" + encodeURIComponent(patient.ward_id);
-  $("enrolled").textContent = "Ward " + patient.ward_id + " · enrolled " + new Date(patient.enrolled_at).toLocaleDateString() +
+  $("enrolled").textContent = "Ward " + patient.ward_id + " · enrolled " + fmtDate(patient.enrolled_at) +
     " · oximeter " + (patient.devices.join(", ") || "none assigned");
   if (patient.ward_id !== wardId) history.replaceState(null, "", "/ward/" + encodeURIComponent(patient.ward_id) + "/patients/" + encodeURIComponent(patientId));
-  wireObservationForm(patientId, () => Promise.all([loadObservations(), loadNow()]));
+  wireObservationForm(patientId, () => Promise.all([loadObservations(), loadNow(), loadPlan()]));
   await loadAll();
   api("/v1/wards/" + encodeURIComponent(patient.ward_id) + "/alerting-config")
     .then((c) => setSnoozeLimit(c.config.snooze_max_s), () => setSnoozeLimit(null));

@@ -89,13 +89,23 @@ function alertLine(alert, row, onChanged) {
     alertActions(row, alert, onChanged));
 }
 
+// The gateway's outbox depth (its last status, a heartbeat a minute) counts readings sent but not yet
+// acknowledged: a healthy gateway at 1 Hz per oximeter holds a second or two of them at any moment.
+// Worth a clinician's eye only when readings pile up (a slow or refusing link) or sit on a gateway
+// that is not online, where they wait for it to come back.
+const BACKLOG_SHOWN_FROM = 30;
+
+function backlog(link) {
+  const n = link.outbox_depth;
+  if (!n || (n < BACKLOG_SHOWN_FROM && link.gateway_state === "online")) return "";
+  return " · " + n + (n === 1 ? " reading" : " readings") + " waiting on the gateway to send";
+}
+
 function linkState(link) {
   const gw = link.gateway_id ? "Gateway " + link.gateway_id + " " + LINK_LABEL[link.gateway_state] : "No gateway seen yet";
   const dev = "Oximeter " + (LINK_LABEL[link.device_state] || link.device_state);
-  const n = link.outbox_depth;
-  const backlog = n ? " · " + n + (n === 1 ? " reading" : " readings") + " waiting to send" : "";
   const bad = link.gateway_state === "offline" || link.device_state === "away";
-  return el("p", { className: "link" + (bad ? " link-bad" : "") }, (bad ? "⚠ " : "") + gw + " · " + dev + backlog);
+  return el("p", { className: "link" + (bad ? " link-bad" : "") }, (bad ? "⚠ " : "") + gw + " · " + dev + backlog(link));
 }
 
 export function renderRow(row, wardId, onChanged) {

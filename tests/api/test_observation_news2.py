@@ -186,3 +186,44 @@ async def test_an_observation_is_recorded_under_the_signed_in_clinicians_name(re
     # A system (API key) acts for the person it names (api/actor.py); the audit log says which system.
     assert (by_system.status_code, by_system.json()["by"]) == (201, "rn-ehr-7")
     assert [o["by"] for o in listed] == ["nurse.obs", "rn-ehr-7", "nurse.obs"]
+
+
+async def test_the_response_says_whether_news2_scores_the_observation(redis_url: str) -> None:
+    """Only a NEWS2 plan scores manual observations: for an Oximetry @home patient, or a discharged
+    one, the observation is stored but raises nothing, and the response says so (`scored`)."""
+    bad = [("respiration_rate", 26), ("systolic_bp", 88), ("temperature", 39.1)]
+    deteriorating = {"by": "rn-12", "observations": [{"parameter": p, "value": v} for p, v in bad]}
+    async with api_client(redis_url) as client:
+        news2 = await _patient(client, "C0:FF:EE:00:0B:08")
+        o2home = (await _patient(client, "C0:FF:EE:00:0B:09", {"rule_pack": "o2home"}))["patient_id"]
+        default = (await _patient(client, "C0:FF:EE:00:0B:10", None))["patient_id"]  # CO@h bands
+
+        async def scored(pid: str) -> tuple[bool, bool]:
+            one = await client.post(
+                f"/v1/patients/{pid}/observations", json=_obs("consciousness", "V"), headers=AUTH
+            )
+            many = await client.post(f"/v1/patients/{pid}/observation-sets", json=deteriorating, headers=AUTH)
+            assert (one.status_code, many.status_code) == (201, 201), (one.text, many.text)
+            assert one.json()["parameter"] == "consciousness"  # still the stored observation
+            return one.json()["scored"], many.json()["scored"]
+
+        answers = {"news2": await scored(news2["patient_id"]), "o2home": await scored(o2home)}
+        answers["default"] = await scored(default)
+        out = await client.post(
+            f"/v1/enrolments/{news2['enrolment_id']}/discharge",
+            json={"reason": "recovered", "by": "dr-ak"},
+            headers=AUTH,
+        )
+        assert out.status_code == 200, out.text
+        answers["discharged"] = await scored(news2["patient_id"])
+        assert evaluate(redis_url) == 8
+        raised = {
+            name: await _alerts(client, pid) for name, pid in [("o2home", o2home), ("default", default)]
+        }
+    assert answers == {
+        "news2": (True, True),
+        "o2home": (False, False),
+        "default": (False, False),
+        "discharged": (False, False),
+    }
+    assert raised == {"o2home": [], "default": []}  # what `scored: false` promised

@@ -170,6 +170,7 @@ def _retrying(r: redis.Redis) -> Iterator[tuple[Receiver, str, NotificationDeliv
         alert_id = raise_alert(r, "p1", T0)
         worker = _worker(r)
         pump(worker, lambda: first_status(r, alert_id) == "retrying")
+        assert deliveries(r, alert_id)[0]["next_attempt_at"]  # the retry announced
         yield rx, alert_id, worker
 
 
@@ -184,6 +185,7 @@ def test_a_link_followed_while_a_webhook_is_retried_stops_the_retries(redis_url:
             worker.run_once()
         assert len(rx.at("/down")) == 1
     assert first_status(r, alert_id) == "read"
+    assert deliveries(r, alert_id)[0]["next_attempt_at"] == ""  # no retry follows: none announced
     assert r.zcard(nkeys.RETRY) == 0
     assert r.xlen(nkeys.DEAD) == 0
 
@@ -200,7 +202,28 @@ def test_acknowledging_on_the_ward_page_cancels_the_retries(redis_url: str) -> N
         assert asyncio.run(acknowledge()) == 200
         pump(worker, lambda: first_status(r, alert_id) == "cancelled")
         assert len(rx.at("/down")) == 1  # no attempt after the acknowledgement
+    assert deliveries(r, alert_id)[0]["next_attempt_at"] == ""  # nor one announced
     assert r.xlen(nkeys.DEAD) == 0
+
+
+def test_accepting_a_retried_delivery_announces_no_next_attempt(redis_url: str) -> None:
+    """The receiver answered 500 but its person accepted the alert all the same."""
+    r = redis.Redis.from_url(redis_url)
+    with _retrying(r) as (rx, alert_id, worker):
+        body = json.loads(rx.at("/down")[0].body)
+
+        async def accept() -> int:
+            async with api_client(redis_url) as client:
+                token = {"token": body["accept"]["token"]}
+                return (await client.post(body["accept"]["path"], json=token, headers=AUTH)).status_code
+
+        assert asyncio.run(accept()) == 200
+        time.sleep(0.2)  # the retry is due (base delay 0.05 s)
+        for _ in range(5):
+            worker.run_once()
+        assert len(rx.at("/down")) == 1
+    [d] = deliveries(r, alert_id)
+    assert (d["status"], d["next_attempt_at"]) == ("accepted", "")
 
 
 def test_a_signed_in_clinician_accepts_in_their_own_name(redis_url: str) -> None:

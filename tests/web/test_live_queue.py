@@ -117,7 +117,7 @@ async def test_a_desaturating_patient_turns_red_live_and_is_acknowledged_and_res
     await page.get_by_role("button", name="Save observations").click()
     await expect(page.locator("#obs-error")).to_have_text(
         "Not saved, none of these observations was recorded: check Systolic BP: "
-        "systolic_bp must be a number from 40 to 300 mm[Hg]"
+        "systolic_bp must be a number from 40 to 300 mmHg"  # the API's UCUM mm[Hg], as people write it
     )
     await expect(page.get_by_label("Respiration rate (/min)")).to_have_value("20")  # kept to correct
     stored = (await admin.get("/v1/patients/p-red/observations")).json()["items"]

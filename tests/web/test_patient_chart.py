@@ -94,13 +94,15 @@ async def test_chart_shades_bands_marks_alerts_and_each_range_says_what_it_shows
     assert "Lowest SpO₂ 88 %" in str(day["summary"]), day
     assert "1 alert marked" in str(day["summary"]), day
     assert day["dots"] == len(HISTORY) - 2 + 1, day  # the two readings over 24 hours old are not shown
-    await expect(page.locator("#queue .link")).to_contain_text("1 reading waiting to send")
+    # One reading in flight is a healthy 1 Hz gateway, not news: no backlog shown.
+    await expect(page.locator("#queue .link")).to_contain_text("Gateway gw-0001 online")
+    await expect(page.locator("#queue .link")).not_to_contain_text("waiting")
 
     # The readings table: today's readings by time, older ones with their date.
     cells = [c.strip() for c in await page.locator("#readings tbody tr td:first-child").all_text_contents()]
     assert len(cells) == len(HISTORY) + 1, cells
     dated = await page.evaluate(
-        """(hours) => hours.map((h) => new Intl.DateTimeFormat(undefined, {day: 'numeric', month: 'short'})
+        """(hours) => hours.map((h) => new Intl.DateTimeFormat('en-GB', {day: 'numeric', month: 'short'})
              .format(new Date(Date.now() - h * 3600000)))""",
         [30, 26],
     )
@@ -123,6 +125,11 @@ async def test_chart_shades_bands_marks_alerts_and_each_range_says_what_it_shows
     await expect(chart.locator("line.mark-high")).to_have_count(1)
     await screenshot(page, "patient-chart-since-enrolment-1280x720")
     assert await serious_violations(page) == []
+
+    # Readings piling up on the gateway are worth saying.
+    store_gateway_status(service.redis_url, factories.GATEWAY, DEVICE, outbox_depth=45)
+    await page.reload()
+    await expect(page.locator("#queue .link")).to_contain_text("45 readings waiting on the gateway to send")
     assert watch.problems == []
     await context.close()
 
