@@ -55,9 +55,12 @@ async function loadChart() {
   const q = new URLSearchParams({ from: new Date(from).toISOString(), to: new Date(to).toISOString() });
   const series = await api(P + "/readings/series?" + q);
   const p = plan ? plan.plan : {};
+  // NEWS2 SpO2 scale 1 (clinical-rules.md §2): 0 points from 96 %, 1-2 points at 92-95 %, 3 at 91 % or below.
   const bands = p.rule_pack === "o2home" || !p.rule_pack
     ? { green_from: (p.thresholds || {}).green_from || 95, amber_from: (p.thresholds || {}).amber_from || 93 }
-    : { target: p.target_spo2 || (p.rule_pack === "bts-94-98" ? [94, 98] : [88, 92]) };
+    : p.rule_pack === "news2-scale1"
+      ? { green_from: 96, amber_from: 92 }
+      : { target: p.target_spo2 || (p.rule_pack === "bts-94-98" ? [94, 98] : [88, 92]) };
   $("chart-summary").textContent = drawChart($("chart"), { buckets: series.buckets, bucketSeconds: series.bucket_seconds, alerts, from: series.from, to: series.to, bands, phrase });
   $("chart-note").textContent = "Line: mean per " + series.bucket_seconds / 60 + " min; grey: lowest to highest. Shaded: " +
     (bands.target ? "target " + bands.target.join("–") + " % (green)" : "green ≥" + bands.green_from + " %, amber, red <" + bands.amber_from + " %") +

@@ -108,6 +108,9 @@ async def test_an_o2home_patients_observations_are_said_to_raise_no_alert(
         "an alert follows at once if the score calls for one."
     )
     await expect(notice).to_have_class("summary")
+    # Its chart is shaded by NEWS2 SpO2 scale 1 (0 points from 96 %, 3 at 91 % or below), not by a
+    # hypercapnic 88-92 % target.
+    await expect(page.locator("#chart-note")).to_contain_text("Shaded: green ≥96 %, amber, red <92 %")
     await page.get_by_label("Temperature (°C)").fill("37.2")
     await page.get_by_role("button", name="Save observations").click()
     await expect(status).to_have_text(
