@@ -12,8 +12,9 @@ stored, never lost; the evaluation worker sees `discharged_at` and raises no ale
 A patient with unresolved alerts cannot be discharged (409): an open red alert must not vanish
 from the queue with its patient.
 
-Patients enrolled through ``POST /v1/wards/{ward}/patients`` (api/registry.py) have no enrolment
-record; :func:`adopt` gives them one with a deterministic id, so it is safe to run repeatedly.
+Patients enrolled through ``POST /v1/wards/{ward}/patients`` (api/registry.py) are given their
+enrolment record by :func:`adopt`, with a deterministic id, so it is safe to run repeatedly: by that
+route at once, and for patients it admitted before it did, by the first read of them.
 """
 
 from __future__ import annotations

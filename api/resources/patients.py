@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from api import keys
 from api.nhs_number import normalise
 from api.registry import PatientExists, PatientNotFound, iso_utc, new_patient_id, text
+from api.resources import enrolments
 from api.resources import keys as rkeys
 from api.resources.pagination import Page, in_index, scan_page
 from api.resources.schemas import Contact, PatientDetail, PatientRegister, PatientStatus, PatientUpdate
@@ -79,7 +80,8 @@ def detail(patient_id: str, raw: dict[Any, Any]) -> PatientDetail | None:
 
 
 async def get(r: Redis, patient_id: str) -> PatientDetail | None:
-    return detail(patient_id, await r.hgetall(keys.patient(patient_id)))
+    [found] = await load_many(r, [patient_id])
+    return found
 
 
 async def require(r: Redis, patient_id: str) -> PatientDetail:
@@ -89,12 +91,24 @@ async def require(r: Redis, patient_id: str) -> PatientDetail:
     return found
 
 
-async def load_many(r: Redis, ids: Sequence[str]) -> list[PatientDetail | None]:
+async def _read_many(r: Redis, ids: Sequence[str]) -> list[PatientDetail | None]:
     async with r.pipeline(transaction=False) as pipe:
         for pid in ids:
             pipe.hgetall(keys.patient(pid))
         rows: list[Any] = await pipe.execute()
     return [detail(pid, row) for pid, row in zip(ids, rows, strict=True)]
+
+
+async def load_many(r: Redis, ids: Sequence[str]) -> list[PatientDetail | None]:
+    """The patients, each admitted one with its enrolment id: a patient admitted before admissions
+    on a ward's path made their enrolment record is given it now (api/resources/enrolments.py
+    `adopt`), so a list shows the id the patient's page and the enrolment list show."""
+    found = await _read_many(r, ids)
+    unadopted = [p.patient_id for p in found if p is not None and p.ward_id and p.enrolment_id is None]
+    if not unadopted:
+        return found
+    await enrolments.adopt(r, unadopted)
+    return await _read_many(r, ids)
 
 
 def _contact_json(contact: Contact | None) -> str:

@@ -17,6 +17,7 @@ from api.deps import (
     WritableWard,
 )
 from api.registry import PatientRecord
+from api.resources import enrolments
 from api.schemas import PatientCreate, PatientRead, problem_responses
 
 router = APIRouter(tags=["patients"])
@@ -47,6 +48,9 @@ async def enrol_patient(
     nothing is written then.
     """
     record = await registry.enrol(r, ward_id, body.ref, body.devices, now, patient_id=body.patient_id)
+    # Its enrolment record (and so its place in the patient list) at once, as POST /v1/enrolments
+    # gives it: every list and read then shows the same enrolment id, whichever is asked first.
+    await enrolments.adopt(r, [record.patient_id])
     note_access(request, patient_id=record.patient_id)
     return _read(record)
 

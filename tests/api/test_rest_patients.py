@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from api import keys
+from api.resources import keys as rkeys
 from tests.api.rest_support import AUTH, api_client, data_keys
 
 
@@ -41,6 +42,8 @@ async def test_enrol_writes_exactly_the_documented_keys(redis_url: str, r: redis
     security_keys = {k for k in r.keys("*") if k == keys.AUDIT or k.startswith("ox:rl:")}
     assert keys.AUDIT in security_keys
     assert len(security_keys) == 2
+    # The enrolment record, as POST /v1/enrolments writes it (api/resources/keys.py).
+    enrolment = str(r.hget(keys.patient("p-1"), "enrolment"))
     assert sorted(set(r.keys("*")) - security_keys) == sorted(
         [
             keys.device("C0:FF:EE:00:00:03"),
@@ -48,6 +51,10 @@ async def test_enrol_writes_exactly_the_documented_keys(redis_url: str, r: redis
             keys.patient("p-1"),
             keys.ward_patients("north-1"),
             keys.wards(),
+            rkeys.enrolments_of("p-1"),
+            rkeys.enrolment(enrolment),
+            rkeys.ENROLMENTS,
+            rkeys.PATIENTS,
         ]
     )
     assert r.get(keys.device("C0:FF:EE:00:00:03")) == "p-1"
