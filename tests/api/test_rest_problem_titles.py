@@ -28,7 +28,9 @@ async def test_every_422_is_titled_unprocessable_content(redis_url: str) -> None
             ),
             "rota": await client.put(
                 f"/v1/wards/{WARD}/rota",
-                json={"tiers": [{"recipients": [{"name": "A", "channels": [{"kind": "apprise", "url": "x"}]}]}]},
+                json={
+                    "tiers": [{"recipients": [{"name": "A", "channels": [{"kind": "apprise", "url": "x"}]}]}]
+                },
                 headers=AUTH,
             ),
         }
