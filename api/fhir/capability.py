@@ -18,6 +18,7 @@ _SEARCH: dict[str, list[tuple[str, str, str]]] = {
         ("subject", "reference", "same as patient"),
         ("date", "date", "measured time; prefixes eq, ge, gt, le, lt; repeatable"),
         ("code", "token", "LOINC 2708-6, 59408-5, 8867-4 or MDC 150456, 149530"),
+        ("category", "token", "vital-signs, the category of every Observation here; any other matches none"),
     ],
 }
 _PROFILES = {

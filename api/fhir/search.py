@@ -1,4 +1,5 @@
-"""FHIR search parameters the API understands (pure): `date` with prefixes, `code` tokens, `_count`.
+"""FHIR search parameters the API understands (pure): `date` with prefixes, `code` and `category`
+tokens, `_count`, and the client's `Prefer: handling=` choice for the parameters it does not.
 
 `date` (repeatable): a prefix (eq default, ge, gt, le, lt) and a date or dateTime of any FHIR
 precision (YYYY, YYYY-MM, YYYY-MM-DD, or a dateTime with seconds and an offset). A value of
@@ -19,6 +20,9 @@ MAX_COUNT = 500
 _DATE = re.compile(r"^(eq|ge|gt|le|lt)?(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _PREFIX = re.compile(r"^(eq|ge|gt|le|lt)?(.+)$")
 _MS = timedelta(milliseconds=1)
+#: ASCII digits only (str.isdigit would take "²" or "٣", which int() then refuses or reads), and
+#: few enough of them for int() (Python refuses over 4300 digits).
+_WHOLE = re.compile(r"[0-9]{1,9}")
 
 
 class SearchError(ValueError):
@@ -96,12 +100,31 @@ def kinds_for_codes(values: list[str]) -> frozenset[str]:
     return frozenset(wanted)
 
 
+def _vital_signs(token: str) -> bool:
+    system, bar, code = token.rpartition("|")
+    return code == "vital-signs" and (not bar or system == codes.OBSERVATION_CATEGORY)
+
+
+def is_vital_signs(values: list[str]) -> bool:
+    """Whether `category` tokens (``system|code`` or ``code``; comma = or, repeated = and) match
+    the one category every Observation here has, vital-signs."""
+    return all(any(_vital_signs(token) for token in value.split(",")) for value in values)
+
+
 def count(value: str | None) -> int:
+    """The page size `_count` asks for; SearchError, one message for every bad value."""
     if value is None:
         return DEFAULT_COUNT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_COUNT:
+    if not _WHOLE.fullmatch(value) or not 1 <= int(value) <= MAX_COUNT:
         raise SearchError(f"_count must be a whole number from 1 to {MAX_COUNT}")
     return int(value)
+
+
+def is_strict(prefer: str | None) -> bool:
+    """Whether a `Prefer` header asks `handling=strict`: an unknown or unsupported search parameter
+    is then an error, not ignored (FHIR R4 search §3.1.1.2.4, lenient is the default)."""
+    preferences = (part.split(";", 1)[0].replace(" ", "").lower() for part in (prefer or "").split(","))
+    return "handling=strict" in preferences
 
 
 def reference_id(value: str, resource_type: str) -> str:

@@ -2,8 +2,10 @@
 
 Resources are built by api/fhir/resources.py and served as `application/fhir+json`; searches
 answer `searchset` Bundles with `self` and `next` links (`_cursor` carries the position, `_count`
-the page size). Search never returns what the caller's ward grants do not cover: a patient on
-another ward simply matches nothing. Every error is an OperationOutcome: those of FHIR parameters
+the page size). A search parameter a search does not support is ignored and left out of the `self`
+link, which lists only the parameters applied; with `Prefer: handling=strict` it is an error (400).
+Search never returns what the caller's ward grants do not cover: a patient on another ward simply
+matches nothing. Every error is an OperationOutcome: those of FHIR parameters
 are made here; all others (authentication, scopes, ward grants, validation, unknown paths) by
 api/main.py through api/fhir/errors.py.
 """
@@ -14,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from api import keys, queries, registry
@@ -28,10 +30,21 @@ from api.reading_codec import to_api
 from api.resources import devices, patients
 from api.resources.access import refusals, require_ward, sees_ward
 from api.resources.schemas import PatientDetail
+from api.routes.query_params import applied, undeclared, unknown_message
 from api.schemas import problem_responses
 
 router = APIRouter(prefix="/fhir/R4", tags=["FHIR R4"], responses=problem_responses(401, 403, 429))
 FhirId = Annotated[str, Path(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]
+Prefer = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        description="`handling=strict`: a search parameter this search does not support is an error "
+        "(400), not ignored",
+    ),
+]
+#: Any value is taken, so that every bad one gets the same 400 (api/fhir/search.py `count`).
+Count = Annotated[str | None, Query(alias="_count", description=f"1 to {search.MAX_COUNT}")]
 
 
 class FhirResponse(JSONResponse):
@@ -57,18 +70,25 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/fhir/R4"
 
 
+def _unsupported(request: Request, prefer: str | None) -> FhirResponse | None:
+    """Under `Prefer: handling=strict`, the 400 naming the parameters the search does not support
+    (lenient, the default, ignores them: `_bundle` leaves them out of the `self` link)."""
+    unknown = undeclared(request)
+    if not unknown or not search.is_strict(prefer):
+        return None
+    return _outcome(400, "not-supported", unknown_message(request, unknown))
+
+
 def _bundle(
     request: Request, resources: list[dict[str, Any]], next_cursor: str | None, now: datetime
 ) -> FhirResponse:
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "_cursor"]
-    self_url = str(request.url)
-    next_url = (
-        None
-        if next_cursor is None
-        else f"{request.url.path}?{urlencode([*params, ('_cursor', next_cursor)])}"
-    )
-    if next_url is not None:
-        next_url = str(request.base_url).rstrip("/") + next_url
+    """The searchset; its `self` link lists only the parameters the search applied (FHIR R4 search
+    §3.1.1.2.4), `next` the same with the next page's `_cursor`."""
+    url = str(request.base_url).rstrip("/") + request.url.path
+    params = applied(request)
+    self_url = f"{url}?{urlencode(params)}" if params else url
+    kept = [(k, v) for k, v in params if k != "_cursor"]
+    next_url = None if next_cursor is None else f"{url}?{urlencode([*kept, ('_cursor', next_cursor)])}"
     stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return FhirResponse(fhir.searchset(_base(request), self_url, next_url, resources, stamp))
 
@@ -127,10 +147,13 @@ async def search_patient(
         str | None, Query(max_length=100, description=f"`{codes.NHS_NUMBER}|<nhs number>`")
     ] = None,
     id_: Annotated[str | None, Query(alias="_id", max_length=64)] = None,
-    count: Annotated[str | None, Query(alias="_count", max_length=4)] = None,
+    count: Count = None,
     cursor: Annotated[str | None, Query(alias="_cursor", max_length=200)] = None,
+    prefer: Prefer = None,
 ) -> FhirResponse:
     """Patients by NHS number (`identifier`) or id (`_id`); without either, every patient you may see."""
+    if (refused := _unsupported(request, prefer)) is not None:
+        return refused
     try:
         limit = search.count(count)
     except search.SearchError as exc:
@@ -180,8 +203,11 @@ async def search_device(
     r: RedisDep,
     now: NowDep,
     patient: Annotated[str, Query(max_length=200, description="Patient/<id> or <id>")],
+    prefer: Prefer = None,
 ) -> FhirResponse:
     """The devices assigned to a patient."""
+    if (refused := _unsupported(request, prefer)) is not None:
+        return refused
     try:
         pid = codes.patient_id_of(search.reference_id(patient, "Patient"))
     except search.SearchError as exc:
@@ -229,22 +255,32 @@ async def search_observation(
     subject: Annotated[str | None, Query(max_length=200, description="same as `patient`")] = None,
     date: Annotated[list[str] | None, Query(description="e.g. ge2025-01-14&date=lt2025-01-15")] = None,
     code: Annotated[list[str] | None, Query(description="LOINC or MDC, e.g. http://loinc.org|2708-6")] = None,
-    count: Annotated[str | None, Query(alias="_count", max_length=4)] = None,
+    category: Annotated[
+        list[str] | None, Query(description="`vital-signs`, the category of every Observation here")
+    ] = None,
+    count: Count = None,
     cursor: Annotated[str | None, Query(alias="_cursor", max_length=200)] = None,
+    prefer: Prefer = None,
 ) -> FhirResponse:
-    """A patient's SpO2 and pulse Observations, by measured time (`date`) and `code`."""
-    reference = patient or subject
-    if reference is None:
+    """A patient's SpO2 and pulse Observations, by measured time (`date`), `code` and `category`
+    (all are vital signs: any other category matches none). `patient` and `subject` both given must
+    name the same patient to match anything."""
+    if (refused := _unsupported(request, prefer)) is not None:
+        return refused
+    references = [ref for ref in (patient, subject) if ref is not None]
+    if not references:
         return _outcome(400, "required", "search by `patient` (or `subject`): Observation?patient=<id>")
     try:
-        pid = codes.patient_id_of(search.reference_id(reference, "Patient"))
+        pids = {codes.patient_id_of(search.reference_id(ref, "Patient")) for ref in references}
         window = search.date_range(date or [])
         kinds = search.kinds_for_codes(code or [])
         limit = search.count(count)
     except search.SearchError as exc:
         return _outcome(400, "invalid", str(exc))
-    record = await registry.get_patient(r, pid)
-    if record is None or not kinds or not sees_ward(principal, record.ward_id):
+    pid = pids.pop() if len(pids) == 1 else None  # two patients: none matches both
+    record = None if pid is None else await registry.get_patient(r, pid)
+    matches = bool(kinds) and search.is_vital_signs(category or [])
+    if pid is None or record is None or not matches or not sees_ward(principal, record.ward_id):
         return _bundle(request, [], None, now)
     note_access(request, patient_id=pid, ward_id=record.ward_id)
     per_reading = max(1, limit // len(kinds))

@@ -36,7 +36,7 @@ async def test_every_fhir_error_is_an_operation_outcome(redis_url: str) -> None:
         no_token = await client.get(patient)
         other_ward = await client.get(patient, headers=clinician)
         no_scope = await client.get("/fhir/R4/metadata", headers=gateway)
-        invalid = await client.get("/fhir/R4/Patient", params={"_count": "12345"}, headers=AUTH)
+        invalid = await client.get("/fhir/R4/Patient", params={"_cursor": "c" * 201}, headers=AUTH)
         unknown_path = await client.get("/fhir/R4/Encounter", headers=AUTH)
         wrong_method = await client.post("/fhir/R4/Patient", json={}, headers=AUTH)
         v1_refusal = await client.get(f"/v1/patients/{pid}", headers=clinician)
@@ -45,7 +45,7 @@ async def test_every_fhir_error_is_an_operation_outcome(redis_url: str) -> None:
     assert "ward" in _outcome(other_ward, 403, "forbidden")["issue"][0]["diagnostics"]
     assert "south-2" not in other_ward.text
     assert "ward:read" in _outcome(no_scope, 403, "forbidden")["issue"][0]["diagnostics"]
-    assert "query._count" in _outcome(invalid, 422, "invalid")["issue"][0]["diagnostics"]
+    assert "query._cursor" in _outcome(invalid, 422, "invalid")["issue"][0]["diagnostics"]
     _outcome(unknown_path, 404, "not-found")
     _outcome(wrong_method, 405, "not-supported")
     assert v1_refusal.status_code == 403
