@@ -35,6 +35,7 @@ import redis
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from api.contract import (
+    PARTITIONS,
     GatewayStatus,
     Rejection,
     RejectReason,
@@ -191,9 +192,16 @@ class IngestService:
         c.on_message = self._on_message
         return c
 
-    def _readings_filter(self) -> str:
+    def _readings_filters(self) -> list[str]:
+        """All readings, or one filter per owned partition (docs/architecture.md, "Scaling ingest")."""
+        owned = self._settings.partitions()
+        filters = (
+            [READINGS_FILTER]
+            if len(owned) == PARTITIONS
+            else [f"oxiward/v1/readings/{p:02d}/+" for p in owned]
+        )
         group = self._settings.mqtt_shared_group
-        return f"$share/{group}/{READINGS_FILTER}" if group else READINGS_FILTER
+        return [f"$share/{group}/{f}" for f in filters] if group else filters
 
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
@@ -204,7 +212,7 @@ class IngestService:
             self._connected = True
         # Status is not shared: every ingest process keeps the gateway status (an idempotent HSET),
         # and brokers do not send retained messages to shared subscriptions.
-        client.subscribe([(self._readings_filter(), QOS), (STATUS_FILTER, QOS)])
+        client.subscribe([*((f, QOS) for f in self._readings_filters()), (STATUS_FILTER, QOS)])
         log.info("connected to the broker (session resumed: %s)", bool(flags.session_present))
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.contract import PARTITIONS
 from api.webhooks.targets import TargetPolicy, parse_networks
 
 
@@ -21,7 +22,13 @@ class ApiSettings(BaseSettings):
     #: Persistent-session client id; each ingest process needs its own.
     mqtt_client_id: str = "oxiward-ingest-0"
     #: Subscribe through a shared subscription group (Mosquitto); off for brokers without $share.
+    #: The broker spreads messages over the group, so one gateway's readings may be stored out of
+    #: order: for scale-out in order use `mqtt_partitions` instead.
     mqtt_shared_group: str | None = None
+    #: The reading-topic partitions (docs/wire-contract.md, 0-15) this ingest process subscribes,
+    #: e.g. "0-7" here and "8-15" in a second process: each gateway's readings then reach one
+    #: process, in order. Unset: all sixteen.
+    mqtt_partitions: str | None = None
     #: The ward alert topic's publisher: MQTT 5 tells it when the broker refuses a publish (3.1.1
     #: cannot); 3.1.1 only for a broker without 5 (the demo's in-process amqtt).
     mqtt_protocol: Literal["5", "3.1.1"] = "5"
@@ -83,6 +90,18 @@ class ApiSettings(BaseSettings):
             raise ValueError("must look like mqtt://host:1883 or mqtts://host:8883")
         return v
 
+    @field_validator("mqtt_partitions")
+    @classmethod
+    def _partitions(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        parse_partitions(v)
+        return v
+
+    def partitions(self) -> tuple[int, ...]:
+        """The owned reading-topic partitions, sorted; all sixteen when none are set."""
+        return parse_partitions(self.mqtt_partitions) if self.mqtt_partitions else tuple(range(PARTITIONS))
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, v: str | None) -> str | None:
@@ -121,3 +140,18 @@ class ApiSettings(BaseSettings):
 
     def tokens(self) -> frozenset[str]:
         return frozenset(t.strip() for t in self.api_tokens.get_secret_value().split(",") if t.strip())
+
+
+def parse_partitions(text: str) -> tuple[int, ...]:
+    """ "0-3,8,10-11" -> (0, 1, 2, 3, 8, 10, 11); ValueError naming what is wrong."""
+    owned: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        first, _, last = part.partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            raise ValueError(f"partitions: {part!r} is not a number or a range like 0-7") from None
+        if not 0 <= lo <= hi < PARTITIONS:
+            raise ValueError(f"partitions: {part!r} must lie within 0-{PARTITIONS - 1}")
+        owned.update(range(lo, hi + 1))
+    return tuple(sorted(owned))

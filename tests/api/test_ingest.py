@@ -13,12 +13,14 @@ import paho.mqtt.client as mqtt
 import pytest
 import redis
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from pydantic import ValidationError
 
 from api import keys
+from api.contract import partition_of
 from api.ingest import IngestService
 from api.reading_codec import decode_fields
 from api.settings import ApiSettings
-from tests.api.factories import DEVICE, TOPIC, encode, enrol, golden, payload
+from tests.api.factories import DEVICE, GATEWAY, TOPIC, encode, enrol, golden, payload, readings_topic
 from tests.conftest import load_golden
 from tests.services import MosquittoBroker, RedisServer
 
@@ -193,6 +195,45 @@ def test_shared_subscription(redis_url: str, mosquitto: MosquittoBroker, r: redi
     finally:
         run.stop()
         forget_session(mosquitto.url, run.client_id)
+
+
+def test_partitions_split_ingest_and_keep_each_gateway_on_one_process_in_order(
+    redis_url: str, mosquitto: MosquittoBroker, r: redis.Redis
+) -> None:
+    other_gateway = next(
+        g for g in (f"gw-{i:04d}" for i in range(2, 200)) if partition_of(g) != partition_of(GATEWAY)
+    )
+    other_device, other_pid = "C0:FF:EE:00:77:01", "p-ingest-2"
+    enrol(r, other_pid, "ward-a", other_device, "Bed 2")
+    owned = partition_of(GATEWAY)
+    one = Running(redis_url, mosquitto.url, mqtt_partitions=str(owned)).start()
+    rest = Running(
+        redis_url, mosquitto.url, mqtt_partitions=",".join(str(p) for p in range(16) if p != owned)
+    ).start()
+    try:
+        mine = [payload(spo2=96, seq=i) for i in range(20)]
+        theirs = [payload(spo2=95, seq=i, gateway=other_gateway, device=other_device) for i in range(20)]
+        messages: list[tuple[str, bytes]] = []
+        for a, b in zip(mine, theirs, strict=True):
+            messages += [(TOPIC, encode(a)), (readings_topic(other_gateway), encode(b))]
+        publish(mosquitto.url, messages)
+        wait_for(lambda: len(stored_ids(r)) == 20 and len(stored_ids(r, other_pid)) == 20, what="all stored")
+        # Each process got exactly its partitions' readings, and each gateway's arrived in order.
+        assert (one.service.stats.received, rest.service.stats.received) == (20, 20)
+        assert stored_ids(r) == [p["reading_id"] for p in mine]
+        assert stored_ids(r, other_pid) == [p["reading_id"] for p in theirs]
+    finally:
+        for run in (one, rest):
+            run.stop()
+            forget_session(mosquitto.url, run.client_id)
+
+
+def test_partitions_are_checked_at_start() -> None:
+    for bad in ("16", "3-1", "a", "0,,1"):
+        with pytest.raises(ValidationError, match="partitions"):
+            make_settings("redis://127.0.0.1:1/0", "mqtt://127.0.0.1:1", "x", mqtt_partitions=bad)
+    good = make_settings("redis://127.0.0.1:1/0", "mqtt://127.0.0.1:1", "x", mqtt_partitions="0-2, 9")
+    assert good.partitions() == (0, 1, 2, 9)
 
 
 N = 40
