@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from api.schemas import EntityId, Problem, ShortText, UtcTime
 from api.security.principal import Kind
@@ -161,7 +161,7 @@ class PrincipalUpdate(BaseModel):
     )
 
     role: Role | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None  # 1 or "yes" is no answer to a yes/no question
     password: Password | None = Field(default=None, description="users only; also revokes their tokens")
 
     @model_validator(mode="after")

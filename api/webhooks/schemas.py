@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from api.schemas import EntityId, UtcTime
 
@@ -68,7 +68,7 @@ class WebhookUpdate(BaseModel):
     events: list[EventType] | None = Field(default=None, min_length=1, max_length=3)
     ward_ids: list[EntityId] | None = Field(default=None, max_length=100)
     description: Description | None = None
-    active: bool | None = None
+    active: StrictBool | None = None  # 1 or "yes" is no answer to a yes/no question
 
 
 _WEBHOOK: dict[str, Any] = {

@@ -1,6 +1,7 @@
 """JSON true/false is not a number (issue 5): Python's bool is an int, so unchecked a `true` would be
 stored as 1. Every request body field that takes a number refuses it with a 422 naming the field,
-and nothing is stored; a number written as a string is refused too."""
+and nothing is stored; a number written as a string is refused too. The other way round, a yes/no
+field takes only true or false (pydantic would read 1 or "yes" as true)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,13 @@ async def test_figures_inside_plans_and_ward_configuration_refuse_true_too(redis
     assert "baseline_spo2: expected a number, got True" in _refused(refused_plan, "baseline_spo2")
     assert "expected a number, got True" in _refused(refused_config, "snooze_max_s")
     assert "expected a number, got True" in _refused(evaluated, "spo2")
+
+
+async def test_a_number_or_a_word_is_not_true_or_false(redis_url: str) -> None:
+    async with api_client(redis_url) as client:
+        disabled = await client.patch(
+            "/v1/admin/principals/u-0123456789abcdef", json={"disabled": 1}, headers=AUTH
+        )
+        active = await client.patch("/v1/webhooks/wh-4f1c2a9e7b3d5c60", json={"active": "yes"}, headers=AUTH)
+    assert "Input should be a valid boolean" in _refused(disabled, "body.disabled")
+    assert "Input should be a valid boolean" in _refused(active, "body.active")
