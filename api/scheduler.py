@@ -11,6 +11,8 @@ batches), against stored state and the ward's configuration (api/ward_config.py)
   continuous monitoring, battery low when the gateway reports a device's `battery` level (%);
 - **escalation** (§5.2): `alerting.escalation.due_escalations` over the open alerts; every step is
   recorded as an `escalated` event with its tier, and notified.
+- **retention**: once an hour, every known patient's reading history, de-duplication ids and chart
+  minutes are trimmed to the retention window (api/retention.py), for patients whose readings stopped.
 
 Each patient's changes are one `save` (api/lua/alerts.lua) that carries what it read, so a
 clinician's acknowledgement racing a tick is never overwritten: the save is refused and the next

@@ -2,9 +2,10 @@
 disclosure to an integrator), appended to the Redis stream ``ox:audit``.
 
 Who (principal id and role, or ``anonymous``), what (method and route *template*), which
-patients and wards (noted by the access checks, api/security/scoping.py), when, the request id
-and the outcome (HTTP status). Never a token, key, password, query string or body. The service
-only ever appends (XADD) and reads (XRANGE); nothing trims or edits the stream.
+patients and wards (noted by the access checks through `note_access`: api/auth.py,
+api/resources/access.py and the routes), when, the request id and the outcome (HTTP status).
+Never a token, key, password, query string or body. The service only ever appends (XADD) and
+reads (XRANGE); nothing trims or edits the stream.
 
 Entries are written by the middleware (api/security/middleware.py) before the response leaves:
 if the entry cannot be written, the caller gets a 503 instead of unaudited data.
