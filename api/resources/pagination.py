@@ -1,14 +1,18 @@
 """Cursor paging over a lexicographic index (a sorted set with every score 0, or a sorted list).
 
 A page examines ids in order after the cursor, keeps those the filter accepts, and stops at
-``limit`` kept items or after ``budget`` examined ids. The cursor is the last *examined* id,
-encoded opaquely with the kind of list it belongs to, so:
+``limit`` kept items, or after ``budget`` examined ids once it holds at least one. The cursor is
+the last *kept* id, encoded with the kind of list it belongs to, so:
 
+- a cursor only ever names an item the caller may see: an id of another ward's patient, examined
+  and skipped, never leaves the service (issue 5: no leak through pagination cursors);
 - pages never overlap or skip, even while items are added (new ids land in their sorted place);
-- a filtered page may hold fewer than ``limit`` items and still have a ``next_cursor``: only
-  ``next_cursor: null`` means the end;
+  ids skipped after the last kept one are examined again on the next page;
+- a page may hold fewer than ``limit`` items and still have a ``next_cursor``: only
+  ``next_cursor: null`` means the end; a page with nothing to show yet scans on past the budget
+  (to the next item it may show, or the end), so paging always moves forward;
 - the filters (and the caller's ward scope) are applied again on every page: a cursor carries
-  a position, never a permission, so it cannot reveal anything the caller could not list.
+  a position, never a permission.
 """
 
 from __future__ import annotations
@@ -72,22 +76,23 @@ async def scan_page(
     after = None if cursor is None else decode_cursor(kind, cursor)
     items: list[T] = []
     examined = 0
-    last = ""
-    while examined < budget:
-        want = min(BATCH, budget - examined)
+    last_kept: str | None = None
+    while True:
+        if examined >= budget and last_kept is not None:
+            return Page(items, encode_cursor(kind, last_kept))
+        want = BATCH if examined >= budget else min(BATCH, budget - examined)
         ids = await next_ids(after, want)
         records = await load(ids)
         for item_id, record in zip(ids, records, strict=True):
             examined += 1
-            last = item_id
             if record is not None and keep(record):
                 items.append(record)
+                last_kept = item_id
                 if len(items) == limit:
-                    return Page(items, encode_cursor(kind, last))
+                    return Page(items, encode_cursor(kind, item_id))
         if len(ids) < want:
             return Page(items, None)
-        after = last
-    return Page(items, encode_cursor(kind, last))
+        after = ids[-1]
 
 
 def in_index(r: Redis, index: str) -> NextIds:
