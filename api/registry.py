@@ -109,11 +109,6 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def record_from_flat(patient_id: str, flat: list[bytes | str]) -> PatientRecord | None:
-    """A patient record from an HGETALL reply as a flat list (as a Lua script returns it)."""
-    return _record(patient_id, dict(zip(flat[::2], flat[1::2], strict=True)))
-
-
 def _record(patient_id: str, raw: dict[bytes | str, bytes | str]) -> PatientRecord | None:
     fields = {text(k): text(v) for k, v in raw.items()}
     if "ward" not in fields or "enrolled_at" not in fields:
