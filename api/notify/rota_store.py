@@ -19,11 +19,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from api.alert_store import text
 from api.notify import keys as nkeys
 from api.notify.rota import Rota, record
 from api.registry import iso_utc
-from api.versioned_store import put_next_version
+from api.versioned_store import history_page, put_next_version
 
 HISTORY_PAGE_MAX = 500
 
@@ -54,9 +53,5 @@ async def set_rota(
 
 async def history(r: Redis, ward_id: str, limit: int = HISTORY_PAGE_MAX) -> list[dict[str, Any]]:
     """Every version set, newest first (at most `limit`), secrets masked."""
-    rows: list[Any] = await r.xrevrange(nkeys.rota_history(ward_id), count=limit) or []
-    out: list[dict[str, Any]] = []
-    for _, fields in rows:
-        entry = {text(k): text(v) for k, v in fields.items()}
-        out.append(json.loads(entry["record"]))
-    return out
+    rows, _ = await history_page(r, nkeys.rota_history(ward_id), limit)
+    return [json.loads(entry["record"]) for entry in rows]
