@@ -1,6 +1,6 @@
 """What the two delivery workers (api/notify/delivery.py, api/webhooks/delivery.py) share: the
 thread that runs their passes, their consumer groups and the claiming of due retries. When a retry
-is due is api/retry_schedule.py.
+is due is api/retry_schedule.py. The evaluation worker (api/worker.py) makes its groups here too.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from api import keys
 from api.alert_engine import Change
 from api.alert_store import SyncAlertStore, text
 from api.contract import format_utc_ms
+from api.delivery_loop import ensure_group
 from api.eval_support import MAX_CONFLICT_RETRIES, Entry, FailurePath, WorkerStats, ack, entries_of
 from api.evaluation import evaluate_entry, evaluate_observation_entry, is_observation_entry, observation
 from api.patient_context import WardConfigs, latest_readings, load_many
@@ -101,11 +102,7 @@ class EvaluationWorker:
     # -- lifecycle ----------------------------------------------------------------------------
     def ensure_groups(self) -> None:
         for stream in self._streams:
-            try:
-                self._r.xgroup_create(stream, keys.EVAL_GROUP, id="0", mkstream=True)
-            except redis.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
+            ensure_group(self._r, stream, keys.EVAL_GROUP, "0")
 
     def start(self) -> None:
         if self._thread is not None:
