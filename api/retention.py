@@ -14,6 +14,7 @@ from datetime import timedelta
 import redis
 
 from api import keys
+from api.registry import text
 from api.resources import keys as rkeys
 from api.rollup_lua import with_rollup
 
@@ -40,9 +41,9 @@ class RetentionSweep:
     def _patients(self) -> list[str]:
         """The patient index and every ward's members (patients enrolled through api/registry.py
         are on a ward set but not in the index)."""
-        found = {_text(m) for m, _score in self._r.zscan_iter(rkeys.PATIENTS)}
+        found = {text(m) for m, _score in self._r.zscan_iter(rkeys.PATIENTS)}
         for ward in self._r.smembers(keys.wards()):
-            found |= {_text(p) for p in self._r.smembers(keys.ward_patients(_text(ward)))}
+            found |= {text(p) for p in self._r.smembers(keys.ward_patients(text(ward)))}
         return sorted(found)
 
     def _trim(self, patient_ids: list[str]) -> int:
@@ -54,7 +55,3 @@ class RetentionSweep:
                 client=pipe,
             )
         return sum(int(n) for n in pipe.execute())
-
-
-def _text(v: object) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
