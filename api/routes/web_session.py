@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from api import web_session
 from api.auth import Principal, scoped
 from api.deps import RedisDep, SettingsDep
-from api.schemas import Problem
+from api.schemas import Problem, problem_body
 from api.security import audit, principals, ratelimit
 from api.security.principal import Kind, RateLimited, effective_wards
 from api.security.roles import ROLE_SCOPES
@@ -50,10 +50,9 @@ class WebSession(BaseModel):
     can_escalate: bool = Field(description="the service offers escalating an alert by hand")
 
 
-def _problem(request: Request, code: int, title: str, detail: str) -> JSONResponse:
-    body = Problem(title=title, status=code, detail=detail, instance=request.url.path)
+def _problem(request: Request, code: int, detail: str) -> JSONResponse:
     return JSONResponse(
-        body.model_dump(exclude_none=True),
+        problem_body(code, detail, request.url.path),
         code,
         media_type="application/problem+json",
         headers={"Cache-Control": "no-store"},
@@ -94,7 +93,7 @@ def _view(
 async def sign_in(request: Request, body: SignIn, r: RedisDep, settings: SettingsDep) -> Any:
     """Check the password and start a session; the cookie is HttpOnly, SameSite=Strict, Secure on https."""
     if not same_origin(request.scope):
-        return _problem(request, 403, "Forbidden", "sign in from this service's own page")
+        return _problem(request, 403, "sign in from this service's own page")
     username = body.username.lower()
     client = request.client.host if request.client else "unknown"
     limit = ratelimit.Limit(settings.auth_rate_limit_per_s, settings.auth_rate_limit_burst)
@@ -109,7 +108,7 @@ async def sign_in(request: Request, body: SignIn, r: RedisDep, settings: Setting
     ok = await asyncio.to_thread(verify_password, body.password, stored)  # scrypt: off the loop
     if record is None or not ok or record.disabled or record.kind is not Kind.USER:
         detail = "the username or password is wrong, or the user is disabled"
-        return _problem(request, 401, "Unauthorized", detail)
+        return _problem(request, 401, detail)
     cookie, session = await web_session.create(r, record, time.time())
     wards = effective_wards(record.role, record.wards)
     view = _view(
@@ -138,7 +137,7 @@ async def current_session(request: Request, principal: Authenticated, settings: 
     """The signed-in user and the CSRF token (only for a request that came with the session cookie)."""
     session = request.scope.get(SESSION_SCOPE_KEY)
     if not isinstance(session, web_session.Session):
-        return _problem(request, 404, "Not Found", "no browser session: this request used a bearer token")
+        return _problem(request, 404, "no browser session: this request used a bearer token")
     wards = None if principal.wards is None else sorted(principal.wards)
     return _view(
         request, session, principal.role.value, sorted(principal.scopes), wards, settings.retention_hours

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.fhir.errors import FHIR_JSON, is_fhir_path, outcome_for
 from api.logs import request_id_var
 from api.metrics import HttpMetrics
+from api.schemas import problem_body
 from api.security import audit
 
 log = logging.getLogger("api.access")
@@ -42,13 +43,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _problem(status: int, title: str, detail: str, path: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+def _problem(status: int, detail: str, path: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """Headers and body of an error answered here: problem details, an OperationOutcome under /fhir."""
     if is_fhir_path(path):
         body: dict[str, Any] = outcome_for(status, detail)
         kind = FHIR_JSON
     else:
-        body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": path}
+        body = problem_body(status, detail, path)
         kind = "application/problem+json"
     return [(b"content-type", kind.encode("ascii"))], json.dumps(body).encode("utf-8")
 
@@ -111,9 +112,7 @@ class EdgeMiddleware:
                 status = int(message["status"])
                 if ctx is not None and not await self._audit(scope, ctx, status):
                     status, state["replaced"] = 503, True
-                    headers, body = _problem(
-                        503, "Service Unavailable", "the audit log is unavailable; retry shortly", path
-                    )
+                    headers, body = _problem(503, "the audit log is unavailable; retry shortly", path)
                     message = {"type": "http.response.start", "status": 503, "headers": headers}
                     await send(self._with_id(message, request_id))
                     await send({"type": "http.response.body", "body": body})
@@ -146,9 +145,7 @@ class EdgeMiddleware:
 
     @staticmethod
     async def _too_large(scope: Scope, send: Send, path: str, limit: int) -> None:
-        headers, body = _problem(
-            413, "Content Too Large", f"the request body is larger than {limit} bytes", path
-        )
+        headers, body = _problem(413, f"the request body is larger than {limit} bytes", path)
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
