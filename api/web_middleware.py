@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import web_session
+from api.schemas import problem_body
 from api.security.authn import Authenticator
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,7 @@ def _csrf_passes(scope: Scope, session: web_session.Session) -> bool:
 
 
 async def _refuse(send: Send, status: int, detail: str, path: str) -> None:
-    title = {403: "Forbidden", 503: "Service Unavailable"}[status]
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": path}
+    body = problem_body(status, detail, path)
     await send({"type": "http.response.start", "status": status, "headers": list(_PROBLEM)})
     await send({"type": "http.response.body", "body": json.dumps(body).encode("utf-8")})
 

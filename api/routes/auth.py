@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from api.auth import AuthError, Principal, scoped
 from api.deps import RedisDep, SettingsDep
-from api.schemas import problem_responses
+from api.schemas import problem_responses, status_title
 from api.security import audit, principals, ratelimit
 from api.security.authn import Authenticator
 from api.security.principal import Kind, RateLimited
@@ -55,7 +55,7 @@ class _OAuthError(Exception):
 def _oauth_problem(request: Request, err: _OAuthError) -> JSONResponse:
     body = TokenProblem.model_validate(
         {
-            "title": "Unauthorized" if err.status == 401 else "Bad Request",
+            "title": status_title(err.status),
             "status": err.status,
             "detail": err.detail,
             "instance": request.url.path,
