@@ -14,7 +14,6 @@ import re
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 MDC = "urn:iso:std:iso:11073:10101"
-SNOMED = "http://snomed.info/sct"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 MEASUREMENT_STATUS = "http://terminology.hl7.org/CodeSystem/measurement-status"
@@ -100,7 +99,3 @@ def parse_observation_id(fhir_id: str) -> tuple[str, str, str] | None:
     if len(parts) != 3 or parts[2] not in CODES_OF_KIND or not re.fullmatch(r"\d{1,20}-\d{1,20}", parts[1]):
         return None
     return patient_id_of(parts[0]), parts[1], parts[2]
-
-
-def valid_fhir_id(value: str) -> bool:
-    return _FHIR_ID.match(value) is not None

@@ -182,10 +182,6 @@ async def index_enrolled(r: Redis) -> None:
         await r.zadd(rkeys.PATIENTS, dict.fromkeys(members, 0), nx=True)
 
 
-async def ensure_indexed(r: Redis, patient_id: str) -> None:
-    await r.zadd(rkeys.PATIENTS, {patient_id: 0}, nx=True)
-
-
 async def scan(
     r: Redis, cursor: str | None, limit: int, keep: Callable[[PatientDetail], bool]
 ) -> Page[PatientDetail]:

@@ -9,7 +9,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from api.schemas import EntityId, UtcTime
 
 EventType = Literal["reading.created", "alert.raised", "alert.updated"]
-EVENT_TYPES: tuple[str, ...] = ("reading.created", "alert.raised", "alert.updated")
 _TEXT = r"^[^\x00-\x1f\x7f]+$"
 
 
