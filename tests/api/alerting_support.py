@@ -32,7 +32,7 @@ def settings(redis_url: str, name: str = "worker-0") -> ApiSettings:
 
 
 class Clock:
-    """A clock the test moves by hand (the worker and the scheduler read it)."""
+    """A clock the test moves by hand (the evaluation and delivery workers and the scheduler read it)."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -25,24 +25,11 @@ from api.notify.rota import Rota, RotaPut, record
 from api.settings import ApiSettings
 from api.ward_config import WardConfig
 from api.webhooks.delivery import WebhookDelivery
+from tests.api.alerting_support import Clock as Clock  # the hand-moved clock, shared
 
 WARD = "north-1"
 SECRET = "whsec_test-secret-0123456789"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves by hand (the delivery worker and the scheduler read it)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
 
 
 def settings(redis_url: str) -> ApiSettings:
