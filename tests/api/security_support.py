@@ -57,26 +57,23 @@ async def user(
     return body
 
 
+async def _token(client: httpx.AsyncClient, form: dict[str, str], scope: str | None) -> str:
+    if scope is not None:
+        form["scope"] = scope
+    response = await client.post("/v1/auth/token", data=form)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
 async def password_token(
     client: httpx.AsyncClient, username: str, password: str = PASSWORD, scope: str | None = None
 ) -> str:
-    form = {"grant_type": "password", "username": username, "password": password}
-    if scope is not None:
-        form["scope"] = scope
-    response = await client.post("/v1/auth/token", data=form)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
+    return await _token(client, {"grant_type": "password", "username": username, "password": password}, scope)
 
 
 async def key_token(client: httpx.AsyncClient, key: str, scope: str | None = None) -> str:
-    form = {"grant_type": "client_credentials", "client_secret": key}
-    if scope is not None:
-        form["scope"] = scope
-    response = await client.post("/v1/auth/token", data=form)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
+    return await _token(client, {"grant_type": "client_credentials", "client_secret": key}, scope)
 
 
 @dataclass(frozen=True)
